@@ -1,0 +1,5 @@
+import sys
+
+from orderopt.cli import main
+
+sys.exit(main())

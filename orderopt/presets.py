@@ -1,0 +1,68 @@
+"""Named model + training sizes: ``tiny`` (tests), ``cpu`` (a 2-core laptop), ``paper``.
+
+A preset has two models: the small *profile* model (short runs that score orders) and the
+larger *final* model (full training that verifies an order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orderopt.errors import ConfigError
+from orderopt.training import TrainConfig
+
+__all__ = ["ModelShape", "Preset", "PRESETS", "get_preset"]
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    n_layer: int
+    n_head: int
+    n_embd: int
+    ffn: int
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    profile_model: ModelShape
+    profile_train: TrainConfig
+    final_model: ModelShape
+    final_train: TrainConfig
+    description: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        "tiny",
+        ModelShape(1, 2, 32, 64),
+        TrainConfig(steps=60, batch_size=64, lr=3e-3, n_train=2_000, n_val=128, n_test=128, checkpoints=3),
+        ModelShape(2, 2, 32, 64),
+        TrainConfig(steps=120, batch_size=64, lr=3e-3, n_train=2_000, n_val=128, n_test=128, checkpoints=3),
+        "~10k-parameter models, seconds per run: for tests",
+    ),
+    "cpu": Preset(
+        "cpu",
+        ModelShape(1, 2, 128, 256),
+        TrainConfig(steps=300, batch_size=256, lr=2e-3, warmup_steps=20, n_train=50_000, n_val=512, n_test=2_000, checkpoints=6),
+        ModelShape(2, 4, 128, 512),
+        TrainConfig(steps=1_500, batch_size=256, lr=2e-3, warmup_steps=100, n_train=100_000, n_val=1_000, n_test=2_000, checkpoints=10),
+        "fits a 2-core CPU: minutes per full training",
+    ),
+    "paper": Preset(
+        "paper",
+        ModelShape(1, 1, 512, 2048, dropout=0.1),
+        TrainConfig(epochs=1, batch_size=128, lr=5e-5, n_train=100_000, n_val=1_000, n_test=1_000, checkpoints=10),
+        ModelShape(6, 1, 512, 2048, dropout=0.1),
+        TrainConfig(epochs=10, batch_size=128, lr=5e-5, n_train=100_000, n_val=1_000, n_test=1_000, checkpoints=20),
+        "arXiv 2506.23875: profile 1 layer d=512, final 6 layers, AdamW 5e-5 linear decay, batch 128",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

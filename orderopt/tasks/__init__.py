@@ -1,0 +1,85 @@
+"""Tasks: deterministic generators of (input, canonical target) sequences.
+
+Built-in tasks are looked up by name with :func:`make_task`; user tasks come from
+:func:`from_callable` or :func:`from_file`. :func:`resolve_task` accepts any of the three
+spellings the CLI takes (name, dataset path, ``module:function``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from orderopt.errors import TaskConfigError, UnknownTaskError
+from orderopt.tasks.base import SPLIT_NAMES, Splits, Task
+from orderopt.tasks.custom import DATASET_SUFFIXES, CallableTask, DatasetTask, from_callable, from_file
+from orderopt.tasks.delay import DelayTask
+from orderopt.tasks.index import IndexTask
+from orderopt.tasks.prod import ProdTask
+from orderopt.tasks.recurrences import RECURRENCES
+
+__all__ = [
+    "Task",
+    "Splits",
+    "SPLIT_NAMES",
+    "CallableTask",
+    "DatasetTask",
+    "TASKS",
+    "make_task",
+    "resolve_task",
+    "task_from_spec",
+    "from_callable",
+    "from_file",
+    "list_tasks",
+]
+
+TASKS: dict[str, Callable[..., Task]] = {
+    **RECURRENCES,
+    "index": IndexTask,
+    "prod": ProdTask,
+    "delay": DelayTask,
+}
+
+
+def make_task(name: str, length: int | None = None, **options: Any) -> Task:
+    """Build a registered task by name (``relu``, ``square``, ...); ``length`` defaults to 8."""
+    key = name.strip().lower()
+    if key not in TASKS:
+        raise UnknownTaskError(
+            f"unknown task {name!r}; choose one of {', '.join(TASKS)}, a dataset file "
+            f"({'/'.join(DATASET_SUFFIXES)}) or module:function (run `orderopt tasks` for the list)"
+        )
+    kwargs = {k: v for k, v in options.items() if v is not None}
+    try:
+        return TASKS[key](length=8 if length is None else int(length), **kwargs)
+    except TypeError as exc:
+        raise TaskConfigError(f"task {key}: bad option ({exc})") from None
+
+
+def resolve_task(text: str, length: int | None = None, **options: Any) -> Task:
+    """A task from a registered name, a dataset path or an import path ``module:function``."""
+    if text.lower().endswith(DATASET_SUFFIXES) or Path(text).is_file():
+        task: Task = from_file(text)
+    elif ":" in text and text.strip().lower() not in TASKS:
+        task = from_callable(text)
+    else:
+        return make_task(text, length, **options)
+    if length is not None and int(length) != task.length:
+        raise TaskConfigError(f"{text} has targets of length {task.length}, but --length {length} was given; drop --length")
+    return task
+
+
+def task_from_spec(spec: dict[str, Any]) -> Task:
+    """Inverse of :meth:`Task.spec` (used to rebuild a study's task in another worker)."""
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name == "file":
+        return from_file(spec["path"])
+    if name == "callable":
+        return from_callable(spec["import_path"], vocab_size=spec.get("vocab_size"))
+    return make_task(name, **spec)
+
+
+def list_tasks() -> list[Task]:
+    """One default-length instance of every built-in task (for `orderopt tasks`)."""
+    return [factory() for factory in TASKS.values()]

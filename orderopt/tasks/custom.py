@@ -1,0 +1,196 @@
+"""User tasks: a Python callable ``generate(n, rng) -> (x, y)`` or a dataset file.
+
+Dataset files: ``.npz`` with integer arrays ``x`` (n, input_length) and ``y`` (n, L), or JSON
+lines (``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` per line. Values
+may be any integers; they are shifted so that the smallest becomes token 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from orderopt.errors import DatasetError, TaskConfigError
+from orderopt.orders import Order
+from orderopt.tasks.base import Splits, Task, _row_keys
+
+__all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_callable", "DATASET_SUFFIXES"]
+
+DATASET_SUFFIXES = (".npz", ".jsonl", ".json")
+Generate = Callable[[int, np.random.Generator], tuple[Any, Any]]
+
+
+def load_callable(import_path: str) -> Generate:
+    """Import ``"package.module:function"``."""
+    module_name, _, attr = import_path.partition(":")
+    if not module_name or not attr:
+        raise TaskConfigError(f"bad import path {import_path!r}; write package.module:function")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise TaskConfigError(f"cannot import {import_path!r} ({exc}); check the module is on PYTHONPATH") from None
+    if not callable(obj):
+        raise TaskConfigError(f"{import_path!r} is not callable; it must be generate(n, rng) -> (x, y)")
+    return obj
+
+
+class CallableTask(Task):
+    """Wraps ``generate(n, rng) -> (x, y)``; ``y`` must already be in canonical order."""
+
+    def __init__(
+        self,
+        generate: Generate,
+        *,
+        name: str = "custom",
+        vocab_size: int | None = None,
+        known_orders: dict[str, Order] | None = None,
+        formula: str = "user-defined generate(n, rng)",
+        import_path: str | None = None,
+    ) -> None:
+        self._generate = generate
+        self.name, self.formula, self.import_path = name, formula, import_path
+        self._known = dict(known_orders or {})
+        try:
+            x, y = generate(256, np.random.default_rng(0))
+        except Exception as exc:  # a user's function: report it in one line
+            raise TaskConfigError(f"task {name}: generate(256, rng) raised {type(exc).__name__}: {exc}") from None
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or len(x) != 256:
+            raise TaskConfigError(
+                f"task {name}: generate(n, rng) must return two 2-D integer arrays with n rows, got shapes {x.shape}, {y.shape}"
+            )
+        if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
+            raise TaskConfigError(f"task {name}: generate must return integer arrays, got {x.dtype}, {y.dtype}")
+        self.input_length, self.length = int(x.shape[1]), int(y.shape[1])
+        self.vocab_size = int(vocab_size) if vocab_size else int(max(x.max(), y.max())) + 1
+        self._check(x, y, 256)
+
+    def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self._generate(n, rng)
+
+    def known_orders(self) -> dict[str, Order]:
+        return {**super().known_orders(), **self._known}
+
+    def spec(self) -> dict[str, Any]:
+        if not self.import_path:
+            raise TaskConfigError(
+                f"task {self.name} was built from an in-memory function; build it with "
+                "from_callable('package.module:function') so other workers can import it"
+            )
+        return {"name": "callable", "import_path": self.import_path, "vocab_size": self.vocab_size}
+
+
+def from_callable(generate: Generate | str, *, name: str | None = None, **kwargs: Any) -> CallableTask:
+    """Public constructor for a user task; ``generate`` may be an import path ``mod:function``."""
+    if isinstance(generate, str):
+        path = generate
+        return CallableTask(load_callable(path), name=name or path.rsplit(":", 1)[-1], import_path=path, **kwargs)
+    return CallableTask(generate, name=name or getattr(generate, "__name__", "custom"), **kwargs)
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in ("x", "y") if k not in data.files]
+            if missing:
+                raise DatasetError(f"{path}: missing array(s) {', '.join(missing)}; save with np.savez(path, x=..., y=...)")
+            x, y = data["x"], data["y"]
+    except DatasetError:
+        raise
+    except Exception as exc:
+        raise DatasetError(f"{path}: not a readable .npz file ({exc}); save with np.savez(path, x=..., y=...)") from None
+    for arr, key in ((x, "x"), (y, "y")):
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise DatasetError(f"{path}: array {key} has dtype {arr.dtype}; it must hold integers")
+        if arr.ndim != 2:
+            raise DatasetError(f"{path}: array {key} has shape {arr.shape}; it must be 2-D (samples, positions)")
+    if len(x) != len(y):
+        raise DatasetError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match")
+    return x.astype(np.int64), y.astype(np.int64)
+
+
+def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    xs: list[list[int]] = []
+    ys: list[list[int]] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}, line {no}: not valid JSON ({exc.msg}); each line must be {{\"input\": [...], \"target\": [...]}}") from None
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}, line {no}: expected an object with fields input and target")
+        for field, out in (("input", xs), ("target", ys)):
+            seq = row.get(field)
+            if not isinstance(seq, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in seq):
+                raise DatasetError(f"{path}, line {no}: field {field!r} must be a list of integers, got {seq!r:.60}")
+            if out and len(seq) != len(out[0]):
+                raise DatasetError(f"{path}, line {no}: field {field!r} has length {len(seq)}, earlier lines have {len(out[0])}")
+            out.append(seq)
+    if not xs:
+        raise DatasetError(f"{path}: no samples; write one JSON object per line")
+    return np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64)
+
+
+class DatasetTask(Task):
+    """A fixed dataset; splits partition its distinct inputs (held-out sizes capped at 10% each)."""
+
+    def __init__(self, path: str | Path, *, name: str | None = None) -> None:
+        self.path = Path(path).expanduser().resolve()
+        if not self.path.is_file():
+            raise DatasetError(f"dataset file {path} does not exist; give an .npz or .jsonl file")
+        suffix = self.path.suffix.lower()
+        if suffix not in DATASET_SUFFIXES:
+            raise DatasetError(f"dataset file {path} has suffix {suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}")
+        x, y = _read_npz(self.path) if suffix == ".npz" else _read_jsonl(self.path)
+        if y.shape[1] < 1 or x.shape[1] < 1:
+            raise DatasetError(f"{path}: inputs and targets must be non-empty")
+        low = int(min(x.min(), y.min()))
+        self.offset = -low if low < 0 else 0
+        self.x, self.y = x + self.offset, y + self.offset
+        self.name = name or self.path.stem
+        self.length, self.input_length = int(y.shape[1]), int(x.shape[1])
+        self.vocab_size = int(max(self.x.max(), self.y.max())) + 1
+        self.formula = f"dataset {self.path.name}: {len(x)} samples"
+
+    def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        rows = rng.integers(0, len(self.x), size=n)
+        return self.x[rows], self.y[rows]
+
+    def splits(self, n_train: int, n_val: int, n_test: int, seed: int = 0) -> Splits:
+        keys = _row_keys(self.x)
+        _, group = np.unique(keys, return_inverse=True)
+        n_groups = int(group.max()) + 1
+        cap = max(1, n_groups // 10)
+        n_val, n_test = min(n_val, cap), min(n_test, cap)
+        if n_groups < n_val + n_test + 1:
+            raise DatasetError(f"{self.path}: only {n_groups} distinct inputs; need at least 3 for train/validation/test")
+        perm = np.random.default_rng([int(seed), 0x0DE7]).permutation(n_groups)
+        role = np.empty(n_groups, dtype=np.int64)
+        role[perm[:n_val]], role[perm[n_val:n_val + n_test]], role[perm[n_val + n_test:]] = 1, 2, 0
+        row_role = role[group]
+        picked = []
+        for r, n in ((0, n_train), (1, n_val), (2, n_test)):
+            rows = np.flatnonzero(row_role == r)
+            picked.append(rows[np.random.default_rng([int(seed), r]).permutation(len(rows))][:n])
+        tr, va, te = picked
+        return Splits(self.x[tr], self.y[tr], self.x[va], self.y[va], self.x[te], self.y[te])
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": "file", "path": str(self.path)}
+
+
+def from_file(path: str | Path, *, name: str | None = None) -> DatasetTask:
+    """Public constructor for a dataset-file task."""
+    return DatasetTask(path, name=name)

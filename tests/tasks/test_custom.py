@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from orderopt.errors import DatasetError, TaskConfigError
+from orderopt.tasks import from_callable, from_file, resolve_task, task_from_spec
+
+
+def running_sum(n, rng):
+    """A user task: prefix sums mod 10."""
+    x = rng.integers(0, 10, size=(n, 5))
+    return x, np.cumsum(x, axis=1) % 10
+
+
+def test_callable_task():
+    task = from_callable(running_sum, known_orders={"odd-first": (1, 3, 0, 2, 4)})
+    assert (task.length, task.input_length, task.vocab_size) == (5, 5, 10)
+    x, y = task.sample(10, 0)
+    assert np.array_equal(y, np.cumsum(x, axis=1) % 10)
+    assert task.parse_order("odd-first") == (1, 3, 0, 2, 4)
+    with pytest.raises(TaskConfigError, match="in-memory function"):
+        task.spec()
+
+
+def test_callable_by_import_path_roundtrips():
+    task = from_callable("tests.tasks.test_custom:running_sum")
+    assert task_from_spec(task.spec()).length == 5
+
+
+def test_callable_bad_output():
+    with pytest.raises(TaskConfigError, match="2-D integer arrays"):
+        from_callable(lambda n, rng: (np.zeros(n, int), np.zeros(n, int)))
+    with pytest.raises(TaskConfigError, match="cannot import"):
+        from_callable("nosuch_module_xyz:f")
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def test_jsonl_dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(300):
+        x = rng.integers(-3, 4, size=4).tolist()
+        rows.append({"input": x, "target": np.cumsum(x).tolist()})
+    path = tmp_path / "sums.jsonl"
+    write_jsonl(path, rows)
+    task = from_file(path)
+    assert task.length == 4 and task.offset > 0
+    s = task.splits(1000, 20, 20, seed=0)
+    assert len(s.x_val) == 20 and 300 - 60 <= len(s.x_train) <= 300 - 40
+    train_keys = set(map(tuple, s.x_train.tolist()))
+    assert not train_keys & set(map(tuple, s.x_val.tolist()))
+    assert not train_keys & set(map(tuple, s.x_test.tolist()))
+    assert len(task.splits(100, 20, 20, seed=0).x_train) == 100
+    assert np.array_equal(task.values(s.y_train), np.cumsum(task.values(s.x_train), axis=1))
+    assert resolve_task(str(path)).name == "sums"
+
+
+def test_npz_dataset(tmp_path):
+    x = np.arange(200).reshape(100, 2) % 7
+    y = (x * 2) % 7
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    task = from_file(tmp_path / "d.npz")
+    assert (task.length, task.vocab_size) == (2, 7)
+    assert task_from_spec(task.spec()).length == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"input": [1, 2], "target": [3]}\n{"input": [1], "target": [3]}\n', "line 2: field 'input' has length 1"),
+        ('{"input": [1, 2], "target": [3]}\nnot json\n', "line 2: not valid JSON"),
+        ('{"input": [1, 2], "target": ["a"]}\n', "line 1: field 'target' must be a list of integers"),
+        ('{"input": [1, 2]}\n', "line 1: field 'target'"),
+        ("[1, 2]\n", "line 1: expected an object"),
+        ("\n\n", "no samples"),
+    ],
+)
+def test_malformed_jsonl(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(DatasetError, match=message):
+        from_file(path)
+
+
+def test_malformed_npz(tmp_path):
+    np.savez(tmp_path / "a.npz", x=np.zeros((3, 2), int))
+    with pytest.raises(DatasetError, match="missing array"):
+        from_file(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", x=np.zeros((3, 2)), y=np.zeros((3, 2), int))
+    with pytest.raises(DatasetError, match="dtype float64"):
+        from_file(tmp_path / "b.npz")
+    (tmp_path / "c.npz").write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match="not a readable .npz"):
+        from_file(tmp_path / "c.npz")
+    with pytest.raises(DatasetError, match="does not exist"):
+        from_file(tmp_path / "missing.npz")
