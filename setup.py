@@ -20,7 +20,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "dev": ["pytest>=7", "hypothesis>=6", "psycopg2-binary>=2.9"],
+        "dev": ["pytest>=7", "hypothesis>=6", "psycopg2-binary>=2.9", "cmaes>=0.10"],
     },
     entry_points={"console_scripts": ["orderopt=orderopt.cli:main"]},
 )

@@ -1,0 +1,23 @@
+"""Optuna samplers over permutations (optuna + numpy only; no torch).
+
+:func:`suggest_order` turns a permutation into hierarchical Lehmer-digit params that any Optuna
+sampler can search; :class:`HierarchicalOrderSampler` searches them with the global-local
+schedule. Both serve any objective over permutations (generation orders, QAP, scheduling).
+"""
+
+from orderopt.samplers._encoding import decode_params, encode_params, layout_sizes, order_param_names, suggest_order
+from orderopt.samplers._hierarchical import HierarchicalOrderSampler, StageStatus
+from orderopt.samplers._schedule import Schedule, Stage, mutate
+
+__all__ = [
+    "HierarchicalOrderSampler",
+    "Schedule",
+    "Stage",
+    "StageStatus",
+    "decode_params",
+    "encode_params",
+    "layout_sizes",
+    "mutate",
+    "order_param_names",
+    "suggest_order",
+]

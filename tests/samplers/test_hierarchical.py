@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.testing.pytest_samplers import BasicSamplerTestCase
+from optuna.trial import TrialState
+
+from orderopt.errors import ConfigError, InvalidOrderError
+from orderopt.orders import is_order, kendall_tau_distance, reverse
+from orderopt.samplers import HierarchicalOrderSampler, Schedule, suggest_order
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = (3, 1, 4, 0, 5, 2, 7, 6)
+
+
+def hidden(trial):
+    return kendall_tau_distance(suggest_order(trial, len(SECRET)), SECRET)
+
+
+def orders_of(study):
+    return [tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs]
+
+
+class TestOptunaContract(BasicSamplerTestCase):
+    """Optuna's own sampler contract tests: non-order params go to the independent sampler."""
+
+    @pytest.fixture
+    def sampler(self):
+        return lambda: HierarchicalOrderSampler(seed=0)
+
+
+def test_finds_a_hidden_order_with_distinct_valid_orders():
+    study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0))
+    study.optimize(hidden, n_trials=300)
+    assert study.best_value == 0
+    orders = orders_of(study)
+    assert len(set(orders)) == len(orders) == 300
+    stages = [t.user_attrs["stage"] for t in study.trials]
+    assert stages[:24] == ["global-1"] * 24  # T = (3 + 1)! initial orders
+    assert "global-2" in stages and "global-3" in stages and "local-2-inner" in stages
+    # the schedule visits stages in order
+    firsts = [stages.index(s) for s in ("global-1", "global-2", "global-3", "local-2-inner", "local-2-moves")]
+    assert firsts == sorted(firsts)
+
+
+def test_same_seed_same_candidates_and_maximisation():
+    def run(direction):
+        sign = -1 if direction == "maximize" else 1
+        study = optuna.create_study(direction=direction, sampler=HierarchicalOrderSampler(seed=3))
+        study.optimize(lambda t: sign * hidden(t), n_trials=60)
+        return orders_of(study), study
+
+    a, _ = run("minimize")
+    b, study = run("maximize")
+    assert a == b  # maximising -f visits exactly the orders that minimising f visits
+    assert study.best_value == -min(kendall_tau_distance(o, SECRET) for o in b)
+
+
+def test_pruned_trials_count_with_their_last_value_and_failed_are_ignored():
+    sampler = HierarchicalOrderSampler(seed=0, levels=2)  # T = 6
+    study = optuna.create_study(sampler=sampler)
+    trial = study.ask()
+    failed_order = suggest_order(trial, 5)
+    study.tell(trial, state=TrialState.FAIL)
+    orders = []
+    for i in range(6):
+        trial = study.ask()
+        orders.append(suggest_order(trial, 5))
+        if i == 1:
+            trial.report(0.5, step=1)
+            trial.report(-1.0, step=2)  # the best value of all
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, float(i))
+    assert orders[0] == failed_order  # a failed order has no result: it is proposed again
+    assert len(set(orders)) == 6
+    status = sampler.stage_status(study)
+    assert status.stage == "global-2" and status.evaluated == 6
+    assert status.best_order == orders[1] and status.best_value == -1.0
+
+
+def test_running_trials_are_not_proposed_twice_across_threads():
+    study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0))
+    study.optimize(hidden, n_trials=80, n_jobs=4)
+    orders = orders_of(study)
+    assert len(orders) == 80 and len(set(orders)) == 80
+
+
+def test_enqueued_and_seed_orders_come_first():
+    sampler = HierarchicalOrderSampler(seed=0, seed_orders=[reverse(8)])
+    study = optuna.create_study(sampler=sampler)
+    study.enqueue_trial({f"order.b0.{i}": 0 for i in range(7)})  # Lehmer zeros = forward
+    study.optimize(hidden, n_trials=3)
+    orders = orders_of(study)
+    assert orders[0] == tuple(range(8)) and orders[1] == reverse(8)
+    assert "stage" not in study.trials[0].user_attrs  # fixed params bypass the sampler
+
+
+def test_structured_init_uses_blocks_of_forward_and_reverse():
+    sched = Schedule(8, levels=3, seed=0, init="structured", structured_block=2)
+    initial = sched.initial(())
+    assert len(initial) == 24
+    assert tuple(range(8)) in initial or reverse(8) in initial
+    for o in initial:  # every candidate keeps the pairs of forward or of reverse together
+        pairs = {frozenset(o[i:i + 2]) for i in range(0, 8, 2)}
+        assert pairs in ({frozenset((2 * i, 2 * i + 1)) for i in range(4)},
+                         {frozenset((7 - 2 * i, 6 - 2 * i)) for i in range(4)})
+
+
+def test_restricted_block_layout_is_respected():
+    def objective(trial):
+        order = suggest_order(trial, 6, blocks=(3, 3))
+        return kendall_tau_distance(order, (3, 5, 4, 0, 2, 1))
+
+    study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0, levels=2))
+    study.optimize(objective, n_trials=40)
+    assert study.best_value == 0
+    orders = orders_of(study)
+    assert len(set(orders)) == len(orders)
+    assert all({frozenset(o[:3]), frozenset(o[3:])} == {frozenset((0, 1, 2)), frozenset((3, 4, 5))} for o in orders)
+
+
+def test_other_params_are_delegated():
+    def objective(trial):
+        order = suggest_order(trial, 5)
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        return kendall_tau_distance(order, (4, 3, 2, 1, 0)) + lr
+
+    study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0, independent_sampler=optuna.samplers.RandomSampler(1)))
+    study.optimize(objective, n_trials=20)
+    lrs = [t.params["lr"] for t in study.trials]
+    assert all(1e-4 <= v <= 1e-1 for v in lrs) and len(set(lrs)) == 20
+
+
+def test_small_space_is_exhausted_without_duplicates():
+    study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0, levels=2))
+    study.optimize(lambda t: kendall_tau_distance(suggest_order(t, 4), (1, 0, 3, 2)), n_trials=24)
+    orders = orders_of(study)
+    assert len(set(orders)) == 24 == math.factorial(4)
+
+
+def test_bad_arguments():
+    with pytest.raises(InvalidOrderError):
+        HierarchicalOrderSampler(seed_orders=[(0, 0, 1)])
+    with pytest.raises(ConfigError, match="init must be"):
+        HierarchicalOrderSampler(init="clever")
+    with pytest.raises(ConfigError, match="levels"):
+        HierarchicalOrderSampler(levels=0)
+    study = optuna.create_study(sampler=HierarchicalOrderSampler(seed_orders=[(0, 1, 2)]))
+    with pytest.raises(InvalidOrderError, match="length 3 but the order has n=5"):
+        study.optimize(lambda t: sum(suggest_order(t, 5)), n_trials=2, catch=())
+
+
+def run_on(storage):
+    study = optuna.create_study(storage=storage, sampler=HierarchicalOrderSampler(seed=1))
+    study.optimize(hidden, n_trials=40)
+    orders = orders_of(study)
+    assert len(orders) == 40 and len(set(orders)) == 40 and all(is_order(o, 8) for o in orders)
+    return orders
+
+
+def test_sqlite_and_inmemory_agree(tmp_path):
+    assert run_on(f"sqlite:///{tmp_path / 'db.sqlite3'}") == run_on(None)
+
+
+def test_postgres_storage(postgres_url, study_name):
+    storage = optuna.storages.RDBStorage(postgres_url)
+    try:
+        study = optuna.create_study(storage=storage, study_name=study_name, sampler=HierarchicalOrderSampler(seed=1))
+        study.optimize(hidden, n_trials=30)
+        assert len(set(orders_of(study))) == 30
+    finally:
+        optuna.delete_study(study_name=study_name, storage=storage)
+
+
+def test_three_processes_share_one_postgres_study(postgres_url, study_name):
+    storage = optuna.storages.RDBStorage(postgres_url)
+    optuna.create_study(storage=storage, study_name=study_name)
+    try:
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "tests.samplers.hidden_order", postgres_url, study_name, "25"], cwd=ROOT)
+            for _ in range(3)
+        ]
+        assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        orders = orders_of(study)
+        assert len(study.trials) == 75 and all(t.state == TrialState.COMPLETE for t in study.trials)
+        assert all(is_order(o, 8) for o in orders)
+        dupes = [o for o, c in Counter(orders).items() if c > 1]
+        assert not dupes, f"orders evaluated twice: {dupes}"
+    finally:
+        optuna.delete_study(study_name=study_name, storage=storage)
