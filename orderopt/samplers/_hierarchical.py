@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.errors import ConfigError, InvalidOrderError
 from orderopt.orders import Order, hierarchical_encode, random_order, validate_order
-from orderopt.samplers._encoding import decode_params, encode_params, layout_attr, order_param_names
+from orderopt.samplers._encoding import decode_params, encode_params, order_param_names
 from orderopt.samplers._locking import study_lock
 from orderopt.samplers._schedule import Schedule, Stage, mutate
 
@@ -95,7 +95,7 @@ class HierarchicalOrderSampler(BaseSampler):
         init: str = "random",
         seed_orders: Sequence[Sequence[int]] = (),
         structured_block: int | None = None,
-        local_cap: int = 120,
+        local_cap: int = 24,
         elite: int | None = None,
         independent_sampler: BaseSampler | None = None,
         seed: int | None = None,
@@ -117,6 +117,7 @@ class HierarchicalOrderSampler(BaseSampler):
         self._lock = threading.RLock()
         self._plans: dict[tuple[int, str], Order] = {}  # (trial_id, name) -> planned order
         self._finished: dict[tuple[int, int, str], dict[int, tuple[Order, float, bool]]] = {}
+        self._layout_cache: dict[tuple[int, int], dict[str, tuple[int, ...]]] = {}
 
     # ---------------------------------------------------------------- optuna
     def reseed_rng(self) -> None:
@@ -190,10 +191,15 @@ class HierarchicalOrderSampler(BaseSampler):
         return out
 
     def _layouts(self, study: Study) -> dict[str, tuple[int, ...]]:
-        """Order names and block sizes, from the latest trial that suggested an order."""
+        """Order names and block sizes, from the latest trial that suggested an order (cached:
+        a study keeps its layout)."""
+        key = (id(study._storage), study._study_id)
+        if key in self._layout_cache:
+            return self._layout_cache[key]
         for t in reversed(study.get_trials(deepcopy=False)):
             layouts = {k: v for k, v in self._trial_layouts(t).items() if k in t.user_attrs}
             if layouts:
+                self._layout_cache[key] = layouts
                 return layouts
         return {}
 
@@ -265,7 +271,6 @@ class HierarchicalOrderSampler(BaseSampler):
                 order, label, index = self._choose(study, trial, name, sizes)
                 storage = study._storage
                 prefix = "" if name == "order" else f"{name}_"
-                storage.set_trial_user_attr(trial._trial_id, layout_attr(name), list(sizes))
                 storage.set_trial_user_attr(trial._trial_id, name, list(order))
                 storage.set_trial_user_attr(trial._trial_id, f"{prefix}stage", label)
                 storage.set_trial_user_attr(trial._trial_id, f"{prefix}round", int(index))

@@ -93,7 +93,7 @@ class Schedule:
         init: str = "random",
         seed_orders: Sequence[Order] = (),
         structured_block: int | None = None,
-        local_cap: int = 120,
+        local_cap: int = 24,
         representable: Callable[[Order], bool] = lambda o: True,
     ) -> None:
         self.n = n
