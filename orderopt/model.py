@@ -2,8 +2,9 @@
 
 The sequence is ``x_0 .. x_{n-1} SEP y_{o_0} .. y_{o_{L-1}}``; the loss is taken on the ``y`` part
 only. With ``target_index=True`` the model is also told, at each step, which canonical position
-``o_t`` it must emit next (a learned embedding added to the input of that step): a mixture of
-orders is then learnable by one model, which loss profiling relies on.
+``o_t`` it must emit next, and, at each emitted token, which canonical position that token holds
+(two learned embeddings). One model can then learn a mixture of orders: even a 1-layer model
+finds ``y_{i-1}`` by content wherever it was emitted, which loss profiling relies on.
 """
 
 from __future__ import annotations
@@ -40,14 +41,21 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.explicit = False  # plain matmul attention: vmap-able (torch.func has no SDPA batching rule)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
-        )
+        if self.explicit:
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
+            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            att = F.dropout(att.masked_fill(~mask, float("-inf")).softmax(dim=-1), self.dropout, self.training)
+            y = att @ v
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            )
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
 
 
@@ -81,12 +89,13 @@ class GPT(nn.Module):
         self.config = config
         self.wte = nn.Embedding(config.vocab_size + 1, config.n_embd)  # + separator
         self.wpe = nn.Embedding(config.block_size, config.n_embd)
-        # index `length` means "no target index" and stays a zero vector
-        self.wie = (
-            nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
-            if config.target_index
-            else None
-        )
+        # Target-index embeddings (index `length` = none, a zero vector): `wie` tells each step
+        # which canonical position it emits next; `wce` tells each emitted token which position it
+        # holds (the previous step's target index), so earlier states can be found by content.
+        self.wie = self.wce = None
+        if config.target_index:
+            self.wie = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
+            self.wce = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
@@ -108,6 +117,13 @@ class GPT(nn.Module):
                 with torch.no_grad():
                     module.weight[module.padding_idx].zero_()
 
+    def use_explicit_attention(self, on: bool = True) -> GPT:
+        """Switch to matmul attention (needed under ``torch.func.vmap``)."""
+        for m in self.modules():
+            if isinstance(m, CausalSelfAttention):
+                m.explicit = on
+        return self
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -124,7 +140,8 @@ class GPT(nn.Module):
         pos = torch.arange(T, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
         if self.wie is not None and target_index is not None:
-            x = x + self.wie(target_index)
+            current = F.pad(target_index[:, :-1], (1, 0), value=self.config.length)
+            x = x + self.wie(target_index) + self.wce(current)
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)

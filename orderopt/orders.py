@@ -31,6 +31,7 @@ __all__ = [
     "identity",
     "reverse",
     "random_order",
+    "random_orders",
     "named_order",
     "parse_order",
     "format_order",
@@ -118,6 +119,22 @@ def reverse(n: int) -> Order:
 def random_order(n: int, seed: int) -> Order:
     """A uniformly random order, the same for the same ``(n, seed)``."""
     return tuple(int(v) for v in np.random.default_rng(seed).permutation(n))
+
+
+def random_orders(n: int, count: int, seed: int, exclude: Iterable[Sequence[int]] = ()) -> list[Order]:
+    """``count`` distinct uniformly random orders, none in ``exclude``; the same for the same seed."""
+    import math
+
+    excluded = {tuple(int(v) for v in o) for o in exclude}
+    if count > math.factorial(n) - len(excluded):
+        raise InvalidOrderError(f"cannot draw {count} distinct orders of length {n}; ask for fewer")
+    rng = np.random.default_rng([int(seed), n])
+    out: dict[Order, None] = {}
+    while len(out) < count:
+        o = tuple(int(v) for v in rng.permutation(n))
+        if o not in excluded:
+            out[o] = None
+    return list(out)
 
 
 def named_order(name: str, n: int, known: Mapping[str, Sequence[int]] | None = None) -> Order:

@@ -45,7 +45,7 @@ PRESETS: dict[str, Preset] = {
     "cpu": Preset(
         "cpu",
         ModelShape(1, 2, 128, 256),
-        TrainConfig(steps=300, batch_size=256, lr=2e-3, warmup_steps=20, n_train=50_000, n_val=512, n_test=2_000, checkpoints=6),
+        TrainConfig(steps=600, batch_size=256, lr=3e-3, warmup_steps=30, n_train=50_000, n_val=512, n_test=2_000, checkpoints=6),
         ModelShape(2, 4, 128, 512),
         TrainConfig(steps=1_500, batch_size=256, lr=2e-3, warmup_steps=100, n_train=100_000, n_val=1_000, n_test=2_000, checkpoints=10),
         "fits a 2-core CPU: minutes per full training",

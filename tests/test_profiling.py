@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from orderopt.errors import ConfigError, InvalidOrderError
+from orderopt.orders import identity, random_orders, reverse
+from orderopt.profiling import ProfileConfig, config_from_preset, profile
+from orderopt.tasks import make_task
+from orderopt.training import checkpoint_steps
+
+TASK = make_task("square", 5)
+ORDERS = [identity(5), reverse(5), *random_orders(5, 6, seed=0, exclude=[identity(5), reverse(5)])]
+
+
+def tiny_config(tiny, **kw) -> ProfileConfig:
+    return config_from_preset(tiny, val_per_order=64, **{"steps": 40, **kw})
+
+
+@pytest.mark.parametrize("mode", ["mixture", "separate", "batched"])
+def test_every_order_gets_a_score_and_curve(tiny, mode):
+    res = profile(TASK, ORDERS, tiny_config(tiny, mode=mode), progress=False)
+    assert res.scores.shape == (8,) and np.isfinite(res.scores).all()
+    assert res.curves.shape == (len(res.steps), 8) and res.steps[-1] == 40
+    assert np.array_equal(res.curves[-1], res.scores)
+    ranking = res.ranking()
+    assert [r for r, _, _ in ranking] == list(range(1, 9))
+    assert sorted(o for _, o, _ in ranking) == sorted(ORDERS)
+    assert res.rank_of(ORDERS[0]) in range(1, 9)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "separate", "batched"])
+def test_dropping_orders_mid_run(tiny, mode):
+    first = checkpoint_steps(40, 3)[0]
+    seen_steps = []
+
+    def drop_worst_half(step, losses):
+        seen_steps.append((step, len(losses)))
+        return sorted(losses, key=losses.get)[len(losses) // 2:] if step == first else None
+
+    res = profile(TASK, ORDERS, tiny_config(tiny, mode=mode, checkpoints=3), on_checkpoint=drop_worst_half, progress=False)
+    dropped = set(res.dropped_at)
+    assert len(dropped) == 4 and set(res.dropped_at.values()) == {first}
+    for i, o in enumerate(ORDERS):
+        if o in dropped:
+            assert np.isnan(res.curves[1:, i]).all() and res.scores[i] == res.curves[0, i]
+        else:
+            assert np.isfinite(res.curves[:, i]).all()
+    assert seen_steps == [(first, 8), (checkpoint_steps(40, 3)[1], 4), (40, 4)]
+
+
+def test_same_seed_same_scores(tiny):
+    a = profile(TASK, ORDERS, tiny_config(tiny), progress=False)
+    b = profile(TASK, ORDERS, tiny_config(tiny), progress=False)
+    c = profile(TASK, ORDERS, tiny_config(tiny, seed=1), progress=False)
+    assert np.array_equal(a.scores, b.scores)
+    assert not np.array_equal(a.scores, c.scores)
+
+
+def test_batched_ranks_like_separate(tiny):
+    sep = profile(TASK, ORDERS, tiny_config(tiny, mode="separate", steps=60), progress=False)
+    bat = profile(TASK, ORDERS, tiny_config(tiny, mode="batched", steps=60), progress=False)
+    assert np.allclose(sep.scores, bat.scores, rtol=1e-3, atol=1e-4)
+    assert spearmanr(sep.scores, bat.scores).statistic > 0.99
+
+
+def test_both_signals_run(tiny):
+    none = profile(TASK, ORDERS, tiny_config(tiny, signal="none"), progress=False)
+    index = profile(TASK, ORDERS, tiny_config(tiny, signal="index"), progress=False)
+    assert not np.array_equal(none.scores, index.scores)
+
+
+def test_bad_candidates_and_config(tiny):
+    cfg = tiny_config(tiny)
+    with pytest.raises(InvalidOrderError, match="listed twice"):
+        profile(TASK, [identity(5), identity(5)], cfg, progress=False)
+    with pytest.raises(InvalidOrderError, match="L=5"):
+        profile(TASK, [identity(4)], cfg, progress=False)
+    with pytest.raises(InvalidOrderError, match="no candidate orders"):
+        profile(TASK, [], cfg, progress=False)
+    with pytest.raises(ConfigError, match="unknown profiling mode"):
+        profile(TASK, ORDERS, tiny_config(tiny, mode="parallel"), progress=False)
+    with pytest.raises(InvalidOrderError, match="not a candidate"):
+        profile(TASK, ORDERS, cfg, on_checkpoint=lambda s, l: [identity(5)[::-1][1:] + (4,)], progress=False)
