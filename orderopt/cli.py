@@ -1,4 +1,4 @@
-"""Command line: ``orderopt tasks | train``.
+"""Command line: ``orderopt tasks | train | profile``.
 
 Every :class:`~orderopt.errors.OrderoptError` is printed as one line and exits with code 2.
 """
@@ -54,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and batches")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("profile", help="rank candidate orders by the validation loss of one short training run")
+    _task_args(p)
+    p.add_argument("--orders", default="forward,reverse",
+                   help="named orders and/or explicit lists, comma separated (e.g. forward,reverse,3,1,0,2)")
+    p.add_argument("--random", type=int, default=0, help="add this many distinct random orders")
+    p.add_argument("--mode", default="mixture", choices=["mixture", "separate", "batched"])
+    p.add_argument("--signal", default="index", choices=["index", "none"],
+                   help="mixture only: tell the model the target indices (default) or not")
+    p.add_argument("--preset", default="cpu", help="tiny, cpu or paper (its profile model)")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--val-per-order", type=int, default=None, help="validation samples scoring each order")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--top", type=int, default=20, help="rows of the ranked table to print")
+    p.add_argument("--quiet", action="store_true")
     return parser
 
 
@@ -97,7 +113,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "train": cmd_train}
+def parse_order_list(text: str, task) -> list[tuple[str, tuple[int, ...]]]:
+    """``forward,reverse,3,1,0,2`` -> named and explicit orders (runs of L integers)."""
+    tokens = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+    out, digits = [], []
+    for tok in tokens + [None]:
+        if tok is not None and tok.lstrip("-").isdigit():
+            digits.append(tok)
+            if len(digits) == task.length:
+                out.append((",".join(digits), task.parse_order(",".join(digits))))
+                digits = []
+            continue
+        if digits:
+            task.parse_order(",".join(digits))  # raises: wrong length
+        if tok is not None:
+            out.append((tok, task.parse_order(tok)))
+    return out
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from orderopt.orders import random_orders
+    from orderopt.presets import get_preset
+    from orderopt.profiling import config_from_preset, profile
+
+    task = _task_from_args(args)
+    named = parse_order_list(args.orders, task)
+    candidates = list(dict.fromkeys(o for _, o in named))
+    if args.random:
+        candidates += random_orders(task.length, args.random, args.seed, exclude=candidates)
+    preset = get_preset(args.preset)
+    config = config_from_preset(
+        preset, mode=args.mode, signal=args.signal, val_per_order=args.val_per_order,
+        steps=args.steps, seed=args.seed, device=args.device,
+    )
+    print(f"task {task.describe()}: {task.formula}")
+    print(f"profiling {len(candidates)} orders, mode {config.mode}"
+          f"{', signal ' + config.signal if config.mode == 'mixture' else ''}, preset {preset.name}, "
+          f"{config.train.total_steps()} steps, seed {args.seed}")
+    result = profile(task, candidates, config, progress=not args.quiet)
+    print(f"done in {result.seconds:.1f} s on {result.device}\n")
+    width = max(len(format_order(o)) for o in candidates)
+    print(f"{'rank':>5}  {'order':<{width}}  score")
+    for rank, order, score in result.ranking()[: args.top]:
+        print(f"{rank:>5}  {format_order(order):<{width}}  {score:.4f}")
+    if named:
+        print("\nnamed orders:")
+        for name, order in named:
+            print(f"  {name:<16} rank {result.rank_of(order):>5} of {len(candidates)}  score {result.score_of(order):.4f}")
+    return 0
+
+
+COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

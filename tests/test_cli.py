@@ -52,3 +52,30 @@ def test_console_entry_point_has_no_traceback():
     proc = subprocess.run([sys.executable, "-m", "orderopt", "train", "--task", "nosuch"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "unknown task" in proc.stderr
+
+
+def test_profile_prints_ranked_table_and_named_ranks(capsys):
+    code = main(["profile", "--task", "square", "--length", "5", "--orders", "forward,reverse,3,1,0,2,4",
+                 "--random", "5", "--preset", "tiny", "--steps", "10", "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "profiling 8 orders, mode mixture, signal index" in out
+    table = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) == 3]
+    assert [int(r[0]) for r in table] == list(range(1, 9))
+    scores = [float(r[2]) for r in table]
+    assert scores == sorted(scores)
+    for name in ("forward", "reverse", "3,1,0,2,4"):
+        assert any(line.split()[:2] == [name, "rank"] for line in out.splitlines())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--orders", "forward,1,2"], "has length 2"),
+        (["--orders", "sideways"], "unknown order name"),
+        (["--random", "200"], "cannot draw 200 distinct orders"),
+    ],
+)
+def test_profile_bad_input(capsys, argv, message):
+    assert main(["profile", "--task", "square", "--length", "5", "--preset", "tiny", "--quiet", *argv]) == 2
+    assert message in capsys.readouterr().err
