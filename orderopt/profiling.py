@@ -33,6 +33,7 @@ from orderopt.model import GPT
 from orderopt.orders import Order, format_order, validate_order
 from orderopt.tasks import Splits, Task
 from orderopt.training import (
+    BatchStream,
     TrainConfig,
     _optimizer,
     autocast,
@@ -40,6 +41,7 @@ from orderopt.training import (
     lr_at,
     make_batch,
     make_model,
+    optimizer_step,
     pick_device,
     seed_everything,
     sequence_losses,
@@ -129,6 +131,41 @@ class _Data:
         self.y_va = torch.as_tensor(splits.y_val[:v], device=device)
 
 
+@dataclass
+class _Run:
+    """What every mode tracks: checkpoints, per-order curves and scores, drops."""
+
+    orders: list[Order]
+    config: ProfileConfig
+    device: torch.device
+    data: _Data
+    total: int
+    marks: list[int]
+    curves: np.ndarray
+    scores: np.ndarray
+    dropped_at: dict[Order, int] = field(default_factory=dict)
+    start: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def create(cls, orders: list[Order], config: ProfileConfig, splits: Splits) -> _Run:
+        tc = config.train
+        device = pick_device(tc.device)
+        total = tc.total_steps()
+        marks = checkpoint_steps(total, tc.checkpoints)
+        shape = (len(marks), len(orders))
+        return cls(orders, config, device, _Data(splits, config.val_per_order, device), total, marks,
+                   np.full(shape, np.nan), np.full(len(orders), np.nan))
+
+    def record(self, mark: int, losses: dict[int, float]) -> None:
+        c = self.marks.index(mark)
+        for i, v in losses.items():
+            self.curves[c, i] = self.scores[i] = v
+
+    def result(self, mode: str) -> ProfileResult:
+        return ProfileResult(self.orders, self.scores, self.marks, self.curves, self.dropped_at,
+                             time.perf_counter() - self.start, mode, str(self.device))
+
+
 @torch.no_grad()
 def _validation_losses(model: GPT, data: _Data, orders_t: torch.Tensor, active: list[int], rows: int,
                        device: torch.device) -> dict[int, float]:
@@ -200,91 +237,68 @@ def _apply_drops(hook: CheckpointHook | None, step: int, losses: dict[int, float
 def _train_mixture(task: Task, orders: list[Order], config: ProfileConfig, splits: Splits,
                    hook: CheckpointHook | None, progress: bool) -> ProfileResult:
     tc = config.train
-    device = pick_device(tc.device)
+    run = _Run.create(orders, config, splits)
+    device, data = run.device, run.data
     seed_everything(tc.seed)
     model = make_model(task, config.model, target_index=config.signal == "index").to(device)
     opt = _optimizer(model, tc, device)
-    data = _Data(splits, config.val_per_order, device)
     orders_t = torch.as_tensor(orders, device=device)
-    total = tc.total_steps()
-    marks = checkpoint_steps(total, tc.checkpoints)
-    curves = np.full((len(marks), len(orders)), np.nan)
-    scores = np.full(len(orders), np.nan)
     active = list(range(len(orders)))
-    dropped_at: dict[Order, int] = {}
     balancer = _Balancer(len(data.x_tr), np.random.default_rng([tc.seed, 0xBA7C]))
-    sep = task.vocab_size
-    start = time.perf_counter()
-    bar = tqdm(total=total, desc=f"profile {len(orders)} orders (mixture)", disable=not progress, leave=False)
+    bar = tqdm(total=run.total, desc=f"profile {len(orders)} orders (mixture)", disable=not progress, leave=False)
     model.train()
-    for step in range(total):
+    for step in range(run.total):
         rows, assign = balancer.batch(tc.batch_size, active)
         rows_t = torch.as_tensor(rows, device=device)
-        inp, labels, tidx = make_batch(data.x_tr[rows_t], data.y_tr[rows_t], orders_t[torch.as_tensor(assign, device=device)], sep)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, tc, total)
-        with autocast(device):
-            _, loss = model(inp, labels, tidx)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if tc.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
+        batch = make_batch(data.x_tr[rows_t], data.y_tr[rows_t], orders_t[torch.as_tensor(assign, device=device)],
+                           task.vocab_size)
+        optimizer_step(model, opt, tc, step, run.total, batch, device)
         bar.update(1)
-        if step + 1 in marks:
-            c = marks.index(step + 1)
+        if step + 1 in run.marks:
             losses = _validation_losses(model, data, orders_t, active, config.eval_batch_rows, device)
-            for i, v in losses.items():
-                curves[c, i] = scores[i] = v
+            run.record(step + 1, losses)
             bar.set_postfix(active=len(active), best=f"{min(losses.values()):.3f}")
-            new_active = _apply_drops(hook, step + 1, losses, orders, active, dropped_at)
+            new_active = _apply_drops(hook, step + 1, losses, orders, active, run.dropped_at)
             if not new_active:
                 break
             if new_active != active:
                 active = new_active
                 balancer.redraw_rest(active)
     bar.close()
-    return ProfileResult(orders, scores, marks, curves, dropped_at, time.perf_counter() - start, "mixture", str(device))
+    return run.result("mixture")
 
 
 def _train_separate(task: Task, orders: list[Order], config: ProfileConfig, splits: Splits,
                     hook: CheckpointHook | None, progress: bool) -> ProfileResult:
     """One run per order; all runs share data, seed and checkpoints. The hook sees every active
     order's loss at a checkpoint once all runs reached it, so runs advance checkpoint by checkpoint."""
-    tc = config.train
-    device = pick_device(tc.device)
-    data = _Data(splits, config.val_per_order, device)
-    total = tc.total_steps()
-    marks = checkpoint_steps(total, tc.checkpoints)
-    curves = np.full((len(marks), len(orders)), np.nan)
-    scores = np.full(len(orders), np.nan)
-    dropped_at: dict[Order, int] = {}
+    run = _Run.create(orders, config, splits)
     active = list(range(len(orders)))
-    start = time.perf_counter()
-    bar = tqdm(total=total * len(orders), desc=f"profile {len(orders)} orders (separate)", disable=not progress, leave=False)
+    bar = tqdm(total=run.total * len(orders), desc=f"profile {len(orders)} orders (separate)",
+               disable=not progress, leave=False)
     if hook is None:  # no drops: one run at a time, so memory does not grow with the number of orders
         for i in active:
-            run = _SingleRun(task, orders[i], config, data, device)
-            for c, mark in enumerate(marks):
-                run.advance(mark)
-                curves[c, i] = scores[i] = run.validation()
-            bar.update(total)
+            single = _SingleRun(task, orders[i], config, run.data, run.device)
+            for mark in run.marks:
+                single.advance(mark)
+                run.record(mark, {i: single.validation()})
+            bar.update(run.total)
     else:
-        runs = [_SingleRun(task, o, config, data, device) for o in orders]
+        singles = [_SingleRun(task, o, config, run.data, run.device) for o in orders]
         done_steps = 0
-        for c, mark in enumerate(marks):
+        for mark in run.marks:
             losses = {}
             for i in active:
-                runs[i].advance(mark)
-                losses[i] = runs[i].validation()
-                curves[c, i] = scores[i] = losses[i]
+                singles[i].advance(mark)
+                losses[i] = singles[i].validation()
                 bar.update(mark - done_steps)
+            run.record(mark, losses)
             done_steps = mark
-            active = _apply_drops(hook, mark, losses, orders, active, dropped_at)
+            active = _apply_drops(hook, mark, losses, orders, active, run.dropped_at)
             if not active:
                 break
     bar.close()
-    return ProfileResult(orders, scores, marks, curves, dropped_at, time.perf_counter() - start, "separate", str(device))
+    return run.result("separate")
 
 
 class _SingleRun:
@@ -297,29 +311,15 @@ class _SingleRun:
         self.opt = _optimizer(self.model, tc, device)
         self.config, self.data, self.device = config, data, device
         self.order_t = torch.as_tensor(order, device=device)
-        self.rng = np.random.default_rng([tc.seed, 0xBA7C])
-        self.perm, self.cursor, self.step = self.rng.permutation(len(data.x_tr)), 0, 0
-        self.total = tc.total_steps()
-        self.sep = task.vocab_size
+        self.stream = BatchStream(len(data.x_tr), tc.batch_size, tc.seed)
+        self.step, self.total, self.sep = 0, tc.total_steps(), task.vocab_size
 
     def advance(self, until: int) -> None:
-        tc = self.config.train
         self.model.train()
         while self.step < until:
-            if self.cursor + tc.batch_size > len(self.perm):
-                self.perm, self.cursor = self.rng.permutation(len(self.perm)), 0
-            idx = torch.as_tensor(self.perm[self.cursor:self.cursor + tc.batch_size], device=self.device)
-            self.cursor += tc.batch_size
-            for group in self.opt.param_groups:
-                group["lr"] = lr_at(self.step, tc, self.total)
-            inp, labels, tidx = make_batch(self.data.x_tr[idx], self.data.y_tr[idx], self.order_t, self.sep)
-            with autocast(self.device):
-                _, loss = self.model(inp, labels, tidx)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if tc.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
-            self.opt.step()
+            idx = torch.as_tensor(self.stream.next(), device=self.device)
+            batch = make_batch(self.data.x_tr[idx], self.data.y_tr[idx], self.order_t, self.sep)
+            optimizer_step(self.model, self.opt, self.config.train, self.step, self.total, batch, self.device)
             self.step += 1
 
     def validation(self) -> float:
@@ -334,13 +334,8 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
     from torch.func import functional_call, stack_module_state, vmap
 
     tc = config.train
-    device = pick_device(tc.device)
-    data = _Data(splits, config.val_per_order, device)
-    total = tc.total_steps()
-    marks = checkpoint_steps(total, tc.checkpoints)
-    curves = np.full((len(marks), len(orders)), np.nan)
-    scores = np.full(len(orders), np.nan)
-    dropped_at: dict[Order, int] = {}
+    run = _Run.create(orders, config, splits)
+    device, data, total = run.device, run.data, run.total
     models = []
     for _ in orders:  # identical initialisation to `separate` (same seed for each run)
         seed_everything(tc.seed)
@@ -362,17 +357,12 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
         return loss
 
     batched_loss = vmap(per_model_loss, in_dims=(0, 0, None, None, 0), randomness="different")
-    rng = np.random.default_rng([tc.seed, 0xBA7C])
-    perm, cursor = rng.permutation(len(data.x_tr)), 0
+    stream = BatchStream(len(data.x_tr), tc.batch_size, tc.seed)
     active = list(range(len(orders)))
     mask = torch.ones(len(orders), device=device)
-    start = time.perf_counter()
     bar = tqdm(total=total, desc=f"profile {len(orders)} orders (batched)", disable=not progress, leave=False)
     for step in range(total):
-        if cursor + tc.batch_size > len(perm):
-            perm, cursor = rng.permutation(len(perm)), 0
-        idx = torch.as_tensor(perm[cursor:cursor + tc.batch_size], device=device)
-        cursor += tc.batch_size
+        idx = torch.as_tensor(stream.next(), device=device)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, tc, total)
         with autocast(device):
@@ -387,20 +377,18 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
                     p.grad.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
         opt.step()
         bar.update(1)
-        if step + 1 in marks:
-            c = marks.index(step + 1)
+        if step + 1 in run.marks:
             with torch.no_grad():
                 vals = _batched_validation(base, params, buffers, data, orders_t, sep, n_in, device)
             losses_d = {i: float(vals[i]) for i in active}
-            for i, v in losses_d.items():
-                curves[c, i] = scores[i] = v
-            active = _apply_drops(hook, step + 1, losses_d, orders, active, dropped_at)
+            run.record(step + 1, losses_d)
+            active = _apply_drops(hook, step + 1, losses_d, orders, active, run.dropped_at)
             mask.zero_()
             mask[active] = 1.0  # dropped models stop learning (their score stays)
             if not active:
                 break
     bar.close()
-    return ProfileResult(orders, scores, marks, curves, dropped_at, time.perf_counter() - start, "batched", str(device))
+    return run.result("batched")
 
 
 def _batched_validation(base, params, buffers, data: _Data, orders_t, sep, n_in, device) -> torch.Tensor:

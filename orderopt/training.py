@@ -184,6 +184,42 @@ def checkpoint_steps(total: int, n: int) -> list[int]:
     return sorted({max(1, round(total * (i + 1) / n)) for i in range(n)})
 
 
+class BatchStream:
+    """Row indices of training batches: a fresh permutation of the rows every epoch."""
+
+    def __init__(self, n_rows: int, batch_size: int, seed: int) -> None:
+        self.n, self.batch_size = n_rows, batch_size
+        self.rng = np.random.default_rng([seed, 0xBA7C])
+        self.perm, self.cursor = self.rng.permutation(n_rows), 0
+        self.epoch_started = True
+
+    def next(self) -> np.ndarray:
+        self.epoch_started = self.cursor + self.batch_size > self.n
+        if self.epoch_started:
+            self.perm, self.cursor = self.rng.permutation(self.n), 0
+        rows = self.perm[self.cursor:self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return rows
+
+
+def optimizer_step(
+    model: GPT, opt: torch.optim.Optimizer, config: TrainConfig, step: int, total: int,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], device: torch.device,
+) -> torch.Tensor:
+    """One AdamW step at ``step`` of ``total`` (scheduled LR, autocast, gradient clipping)."""
+    for group in opt.param_groups:
+        group["lr"] = lr_at(step, config, total)
+    inp, labels, tidx = batch
+    with autocast(device):
+        _, loss = model(inp, labels, tidx)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    opt.step()
+    return loss
+
+
 @torch.no_grad()
 def _validation_loss(model: GPT, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, device: torch.device) -> float:
     model.eval()
@@ -220,28 +256,15 @@ def train(
     order_t = torch.as_tensor(order, device=device)
     total = config.total_steps()
     marks = set(checkpoint_steps(total, config.checkpoints))
-    rng = np.random.default_rng([config.seed, 0xBA7C])
-    n = len(x_tr)
-    perm, cursor = rng.permutation(n), 0
+    stream = BatchStream(len(x_tr), config.batch_size, config.seed)
     curve: list[tuple[int, float]] = []
     start = time.perf_counter()
     bar = tqdm(total=total, desc=f"train {task.name} L={task.length}", disable=not progress, leave=False)
     model.train()
     for step in range(total):
-        if cursor + config.batch_size > n:
-            perm, cursor = rng.permutation(n), 0
-        idx = torch.as_tensor(perm[cursor:cursor + config.batch_size], device=device)
-        cursor += config.batch_size
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, config, total)
-        inp, labels, tidx = make_batch(x_tr[idx], y_tr[idx], order_t, task.vocab_size)
-        with autocast(device):
-            _, loss = model(inp, labels, tidx)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        opt.step()
+        idx = torch.as_tensor(stream.next(), device=device)
+        batch = make_batch(x_tr[idx], y_tr[idx], order_t, task.vocab_size)
+        optimizer_step(model, opt, config, step, total, batch, device)
         bar.update(1)
         if step + 1 in marks:
             val = _validation_loss(model, x_va, y_va, order_t, device)
