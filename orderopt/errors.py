@@ -13,6 +13,7 @@ __all__ = [
     "TaskConfigError",
     "DatasetError",
     "ConfigError",
+    "StorageError",
 ]
 
 
@@ -41,3 +42,7 @@ class DatasetError(OrderoptError, ValueError):
 
 class ConfigError(OrderoptError, ValueError):
     """Training, profiling or search options that are out of range."""
+
+
+class StorageError(OrderoptError, RuntimeError):
+    """A storage URL that is malformed or cannot be reached."""
