@@ -1,4 +1,4 @@
-"""Command line: ``orderopt tasks | train | profile``.
+"""Command line: ``orderopt tasks | train | profile | search | worker``.
 
 Every :class:`~orderopt.errors.OrderoptError` is printed as one line and exits with code 2.
 """
@@ -69,6 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--top", type=int, default=20, help="rows of the ranked table to print")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)")
+    _task_args(p)
+    p.add_argument("--preset", default="cpu", help="tiny, cpu or paper (its profile model scores orders)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
+    p.add_argument("--study", default=None, help="study name (default: TASK-L<L>-MODE-seed<S>)")
+    p.add_argument("--mode", default="mixture", choices=["mixture", "trial"],
+                   help="mixture: one profile per stage round; trial: one profile per order")
+    p.add_argument("--init", default="random", choices=["random", "structured"])
+    p.add_argument("--levels", type=int, default=3, help="global levels K (population (K+1)!)")
+    p.add_argument("--steps", type=int, default=None, help="profile steps (default: the preset's)")
+    p.add_argument("--n-trials", type=int, default=None,
+                   help="orders to evaluate in this run (default: until the schedule is done)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("worker", help="join a running search by study name and storage URL")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None)
+    p.add_argument("--n-trials", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--top", type=int, default=10)
     p.add_argument("--quiet", action="store_true")
     return parser
 
@@ -163,7 +188,43 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile}
+def _run_search(study, args: argparse.Namespace) -> int:
+    from orderopt.studies import read_spec, search
+    from orderopt.storage import redact
+
+    spec = read_spec(study)
+    where = redact(args.storage) if args.storage else "sqlite:///storage/orderopt.db"
+    print(f"study {study.study_name} in {where}: task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, "
+          f"preset {spec.preset}, {len(study.trials)} trials so far")
+
+    def on_round(stage: str, size: int, done: int) -> None:
+        print(f"  {stage:<16} {size:>4} orders  ({done} evaluated so far)", flush=True)
+
+    result = search(study, n_trials=args.n_trials, device=args.device, progress=not args.quiet, on_round=on_round)
+    print(f"\n{result.trials} orders evaluated in {result.seconds:.0f} s; best so far:")
+    print(f"{'rank':>5}  {'trial':>5}  score   order")
+    for rank, (order, score, number) in enumerate(result.best[: args.top], 1):
+        print(f"{rank:>5}  {number:>5}  {score:.4f}  {format_order(order)}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from orderopt.studies import create_study
+
+    task = _task_from_args(args)
+    study = create_study(task, storage=args.storage, study_name=args.study, preset=args.preset, mode=args.mode,
+                         steps=args.steps, seed=args.seed, levels=args.levels, init=args.init)
+    return _run_search(study, args)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from orderopt.studies import load_study
+
+    return _run_search(load_study(args.study, storage=args.storage), args)
+
+
+COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "search": cmd_search,
+            "worker": cmd_worker}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,3 +79,31 @@ def test_profile_prints_ranked_table_and_named_ranks(capsys):
 def test_profile_bad_input(capsys, argv, message):
     assert main(["profile", "--task", "square", "--length", "5", "--preset", "tiny", "--quiet", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_search_creates_a_study_and_rerun_resumes(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["search", "--task", "square", "--length", "5", "--preset", "tiny", "--levels", "2", "--n-trials", "6", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "study square-L5-mixture-seed0" in out and "0 trials so far" in out and "global-1" in out
+    assert (tmp_path / "storage" / "orderopt.db").exists()
+    assert main(argv) == 0
+    assert "6 trials so far" in capsys.readouterr().out
+    assert main(["worker", "--study", "square-L5-mixture-seed0", "--n-trials", "2", "--quiet"]) == 0
+    assert "12 trials so far" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["search", "--task", "square", "--storage", "postgresql+psycopg2://x@127.0.0.1:1/db"], "cannot open storage"),
+        (["worker", "--study", "nope"], "no study named 'nope'"),
+        (["search", "--task", "nosuch"], "unknown task"),
+    ],
+)
+def test_search_bad_input(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -163,9 +163,12 @@ class HierarchicalOrderSampler(BaseSampler):
         self._independent.after_trial(study, trial, state, values)
 
     # --------------------------------------------------------------- public
-    def stage_status(self, study: Study, name: str = "order") -> StageStatus | None:
-        """The current stage of order ``name`` in ``study`` (``None`` before its first trial)."""
-        sizes = self._layouts(study).get(name)
+    def stage_status(
+        self, study: Study, name: str = "order", *, blocks: Sequence[int] | None = None
+    ) -> StageStatus | None:
+        """The current stage of order ``name`` in ``study``. Before the study's first trial the
+        block sizes are unknown unless ``blocks`` gives them; then it returns ``None``."""
+        sizes = self._layouts(study).get(name) or (tuple(int(b) for b in blocks) if blocks else None)
         if sizes is None:
             return None
         hist = self._history(study, name, current=None)

@@ -1,0 +1,21 @@
+"""Order search as Optuna studies: every order tried is a trial in (RDB) storage.
+
+``create_study`` stores the task and settings in the study so that ``load_study`` can join it by
+name and storage alone; ``search`` runs (or resumes) the hierarchical global-local search.
+"""
+
+from orderopt.studies._search import SearchResult, best_orders, search
+from orderopt.studies._spec import StudySpec, read_spec
+from orderopt.studies._study import create_study, default_study_name, load_study, task_of
+
+__all__ = [
+    "SearchResult",
+    "StudySpec",
+    "best_orders",
+    "create_study",
+    "default_study_name",
+    "load_study",
+    "read_spec",
+    "search",
+    "task_of",
+]
