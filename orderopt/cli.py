@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--top", type=int, default=10)
+    p.add_argument("--verify", action="store_true",
+                   help="then fully train the 3 best orders and baselines (forward, reverse, 3 random)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("worker", help="join a running search by study name and storage URL")
@@ -205,6 +207,11 @@ def _run_search(study, args: argparse.Namespace) -> int:
     print(f"{'rank':>5}  {'trial':>5}  score   order")
     for rank, (order, score, number) in enumerate(result.best[: args.top], 1):
         print(f"{rank:>5}  {number:>5}  {score:.4f}  {format_order(order)}")
+    if getattr(args, "verify", False):
+        from orderopt.studies import format_verification, verify
+
+        print("\nverification (full training of the final model, exact match on the test split):")
+        print(format_verification(verify(study, device=args.device, progress=not args.quiet)))
     return 0
 
 

@@ -77,3 +77,18 @@ def test_interrupted_round_loses_nothing(tmp_path, monkeypatch):
     search(study, progress=False)  # re-running the same search re-runs the interrupted orders
     rerun = {tuple(t.user_attrs["order"]) for t in study.trials if t.state == TrialState.COMPLETE or t.state == TrialState.PRUNED}
     assert failed <= rerun
+
+
+def test_verify_trains_best_and_baselines(tmp_path):
+    from orderopt.studies import format_verification, verify
+
+    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2)
+    search(study, n_trials=6, progress=False)
+    rows = verify(study, top=2, n_random=1, progress=False)
+    assert [r.label for r in rows] == ["found #1", "found #2", "forward", "reverse", "random:0"]
+    assert all(0.0 <= r.success <= 1.0 for r in rows)
+    assert rows[0].trial is not None and rows[0].profile_score is not None
+    stored = optuna.load_study(study_name=study.study_name, storage=sqlite(tmp_path))
+    assert len(stored.user_attrs["verification"]) == 5
+    assert stored.user_attrs["verification"][0]["trial"] == rows[0].trial
+    assert "found #1" in format_verification(rows)

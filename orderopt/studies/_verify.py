@@ -1,0 +1,71 @@
+"""Verification: full training of the final model on the best orders and on baselines."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from orderopt.orders import Order, format_order, random_orders
+from orderopt.presets import get_preset
+from orderopt.studies._search import best_orders
+from orderopt.studies._spec import read_spec
+from orderopt.studies._study import task_of
+from orderopt.training import success_rate, train, with_overrides
+
+__all__ = ["VerifyRow", "verify", "format_verification", "VERIFY_ATTR"]
+
+VERIFY_ATTR = "verification"
+
+
+@dataclass
+class VerifyRow:
+    label: str  # "found #1", "forward", "random:0", ...
+    order: Order
+    success: float
+    profile_score: float | None
+    trial: int | None
+
+
+def verify(
+    study: optuna.Study,
+    *,
+    top: int = 3,
+    baselines: tuple[str, ...] = ("forward", "reverse"),
+    n_random: int = 3,
+    device: str | None = None,
+    progress: bool = True,
+) -> list[VerifyRow]:
+    """Retrain the preset's final model on the ``top`` best orders of ``study``, on the named
+    ``baselines`` and on ``n_random`` random orders. The table (label, order, success, profile
+    score, trial number) is stored as the study user attr ``verification`` (Optuna does not let
+    finished trials change)."""
+    spec = read_spec(study)
+    task = task_of(study)
+    preset = get_preset(spec.preset)
+    config = with_overrides(preset.final_train, seed=spec.seed, device=device)
+    splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+    found = best_orders(study, top)
+    scores = {tuple(t.user_attrs["order"]): (t.value, t.number)
+              for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if "order" in t.user_attrs}
+    plan: list[tuple[str, Order]] = [(f"found #{i + 1}", o) for i, (o, _, _) in enumerate(found)]
+    plan += [(name, task.parse_order(name)) for name in baselines]
+    plan += [(f"random:{i}", o) for i, o in enumerate(random_orders(task.length, n_random, spec.seed, exclude=[o for _, o in plan]))]
+    rows = []
+    for label, order in plan:
+        result = train(task, order, preset.final_model, config, splits=splits, progress=progress)
+        rep = success_rate(result.model, splits.x_test, splits.y_test, order)
+        value, number = scores.get(order, (None, None))
+        rows.append(VerifyRow(label, order, rep.success_rate, value, number))
+    study.set_user_attr(VERIFY_ATTR, [{**asdict(r), "order": list(r.order)} for r in rows])
+    return rows
+
+
+def format_verification(rows: list[VerifyRow]) -> str:
+    lines = [f"{'order':<12} {'success':>8} {'profile score':>14}  {'trial':>5}  sequence"]
+    for r in rows:
+        score = f"{r.profile_score:.4f}" if r.profile_score is not None else "-"
+        trial = str(r.trial) if r.trial is not None else "-"
+        lines.append(f"{r.label:<12} {r.success:>8.3f} {score:>14}  {trial:>5}  {format_order(r.order)}")
+    return "\n".join(lines)
