@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from orderopt.errors import OrderoptError
+from orderopt.errors import ConfigError, OrderoptError
 from orderopt.orders import format_order
 
 __all__ = ["main", "build_parser"]
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--top", type=int, default=10)
+    p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study")
     p.add_argument("--verify", action="store_true",
                    help="then fully train the 3 best orders and baselines (forward, reverse, 3 random)")
     p.add_argument("--quiet", action="store_true")
@@ -219,8 +220,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     from orderopt.studies import create_study
 
     task = _task_from_args(args)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     study = create_study(task, storage=args.storage, study_name=args.study, preset=args.preset, mode=args.mode,
                          steps=args.steps, seed=args.seed, levels=args.levels, init=args.init)
+    if args.workers > 1:
+        from orderopt.studies._workers import run_workers
+
+        print(f"study {study.study_name}: {args.workers} worker processes", flush=True)
+        run_workers(study.study_name, args.storage, args.workers, n_trials=args.n_trials, device=args.device)
+        args.n_trials = 0  # the workers did the search; print the summary
     return _run_search(study, args)
 
 

@@ -45,6 +45,7 @@ class StageStatus:
     evaluated: int
     best_order: Order | None
     best_value: float | None
+    unexplored: int  # permutations never tried (capped at 10**9)
 
 
 class HierarchicalOrderSampler(BaseSampler):
@@ -179,9 +180,11 @@ class HierarchicalOrderSampler(BaseSampler):
         untried = tuple(c for c in stage.candidates if c not in hist.tried)
         best = min(hist.results.items(), key=lambda kv: (kv[1], kv[0]), default=None)
         sign = 1.0 if _direction(study) == StudyDirection.MINIMIZE else -1.0
+        n = sum(sizes)
+        space = math.factorial(n) if n <= 12 else 10**9
         return StageStatus(
             stage.label, stage.index, stage.candidates, untried, len(hist.results),
-            best[0] if best else None, sign * best[1] if best else None,
+            best[0] if best else None, sign * best[1] if best else None, max(0, min(space, 10**9) - len(hist.tried)),
         )
 
     # -------------------------------------------------------------- helpers

@@ -71,8 +71,15 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, config: Pro
         warnings.filterwarnings("ignore", message="Heartbeat of storage")
         trials = [study.ask() for _ in range(size)]
     try:
-        orders = [suggest_order(t, task.length, blocks=spec.blocks) for t in trials]
-        by_order = dict(zip(orders, trials))
+        by_order: dict[Order, optuna.Trial] = {}
+        for t in trials:
+            order = suggest_order(t, task.length, blocks=spec.blocks)
+            if order in by_order:  # only when the space is exhausted: do not evaluate it twice
+                study.tell(t, state=TrialState.FAIL)
+            else:
+                by_order[order] = t
+        trials = list(by_order.values())
+        orders = list(by_order)
         _heartbeat(study, trials)
 
         def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
@@ -131,9 +138,11 @@ def search(
     while n_trials is None or ran < n_trials:
         _fail_stale(study)
         status = sampler.stage_status(study, blocks=sizes) if isinstance(sampler, HierarchicalOrderSampler) else None
-        if status is not None and status.stage == "explore" and n_trials is None:
-            break  # the schedule is done; give n_trials to keep exploring
+        if status is not None and (status.unexplored == 0 or (status.stage == "explore" and n_trials is None)):
+            break  # every order was tried, or the schedule is done (give n_trials to keep exploring)
         size = len(status.untried) if status is not None and status.untried else EXPLORE_ROUND
+        if status is not None:
+            size = min(size, status.unexplored)
         if n_trials is not None:
             size = min(size, n_trials - ran)
         if on_round:
