@@ -14,13 +14,14 @@ GA (order crossover + swap/inversion, `ga_sampler.py`), and orderopt's Hierarchi
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import optuna
-from _common import write_table
+from _common import RESULTS, write_table
 from ga_sampler import PermutationGASampler
 from joblib import Parallel, delayed
 from permutation_problems import QAP_NAMES, HiddenOrder, load_qap
@@ -145,16 +146,35 @@ def main() -> None:
     sections = []
     rows: list[list[object]] = []
     if not args.overhead_only:
-        jobs = [(p, k, s) for p in problems for k in kinds for s in range(args.seeds)]
-        curves = Parallel(n_jobs=args.jobs, verbose=5)(delayed(run_one)(p, k, s, max(budgets)) for p, k, s in jobs)
-        results = {job: curve for job, curve in zip(jobs, curves)}
+        # Each run's best-so-far values at the budgets are cached one JSON line each, so an
+        # interrupted benchmark resumes where it stopped (delete the file to recompute).
+        cache = RESULTS / "permutation_samplers.jsonl"
+        results: dict[tuple[str, str, int], dict[int, float]] = {}
+        if cache.exists():
+            for line in cache.read_text().splitlines():
+                rec = json.loads(line)
+                if rec["max_budget"] == max(budgets):
+                    results[(rec["problem"], rec["sampler"], rec["seed"])] = {int(b): v for b, v in rec["best"].items()}
+        jobs = [(p, k, s) for p in problems for k in kinds for s in range(args.seeds) if (p, k, s) not in results]
+
+        def run_and_cache(p: str, k: str, s: int) -> tuple[tuple[str, str, int], dict[int, float]]:
+            curve = run_one(p, k, s, max(budgets))
+            return (p, k, s), {b: curve[b - 1] for b in budgets}
+
+        for key, best in Parallel(n_jobs=args.jobs, verbose=5, return_as="generator")(
+            delayed(run_and_cache)(p, k, s) for p, k, s in jobs
+        ):
+            results[key] = best
+            with cache.open("a") as fh:
+                fh.write(json.dumps({"problem": key[0], "sampler": key[1], "seed": key[2],
+                                     "max_budget": max(budgets), "best": best}) + "\n")
         summary = {(k, b): [] for k in kinds for b in budgets}
         for p in problems:
             for b in budgets:
                 row: list[object] = [p, b]
                 means = {}
                 for k in kinds:
-                    vals = [metric(p, results[(p, k, s)][b - 1]) for s in range(args.seeds)]
+                    vals = [metric(p, results[(p, k, s)][b]) for s in range(args.seeds)]
                     means[k] = float(np.mean(vals))
                     row.append(f"{np.mean(vals):.2f} ± {np.std(vals):.2f}")
                     if p not in HIDDEN:

@@ -1,9 +1,9 @@
 """Does loss profiling put the forward order first among 1 + 127 random orders?
 
 Run:  python benchmarks/profiling_rank.py                       # square L=8,10,12 and relu L=16, seeds 0-2
-      python benchmarks/profiling_rank.py --signals index,none --cases square:8,square:10 --seeds 0
+      python benchmarks/profiling_rank.py --signals none,index --cases square:8,square:10 --seeds 0 --out profiling_signal
       python benchmarks/profiling_rank.py --spearman square:8    # retrain top-8 + 8 random orders
-Writes benchmarks/results/profiling_rank.md (or profiling_spearman.md).
+Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearman.md).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def rank_check(args: argparse.Namespace) -> None:
                 rows.append(row)
     first = sum(1 for r in rows if r[4] == 1)
     write_table(
-        "profiling_rank",
+        args.out,
         f"Forward's rank among 1 + 127 random orders (mixture profiling, preset {preset.name})",
         ["task", "L", "signal", "seed", "forward rank", "forward score", "best other", "median other", "seconds"],
         rows,
@@ -97,6 +97,7 @@ def main() -> None:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
+    ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
     args = ap.parse_args()
     spearman(args) if args.spearman else rank_check(args)
 
