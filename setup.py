@@ -18,6 +18,8 @@ setup(
         "optuna-dashboard>=0.15",
         "joblib>=1.3",
         "tqdm>=4.60",
+        "plotly>=5",
+        "matplotlib>=3.6",
     ],
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6", "psycopg2-binary>=2.9", "cmaes>=0.10"],

@@ -98,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("report", help="best orders, stage-by-stage history and verification of a study")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="also save the figures as a PNG file")
+
+    p = sub.add_parser("dashboard", help="serve optuna-dashboard for a storage (refreshes orderopt notes first)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
     return parser
 
 
@@ -202,6 +213,7 @@ def _run_search(study, args: argparse.Namespace) -> int:
 
     def on_round(stage: str, size: int, done: int) -> None:
         print(f"  {stage:<16} {size:>4} orders  ({done} evaluated so far)", flush=True)
+        _publish(study)
 
     result = search(study, n_trials=args.n_trials, device=args.device, progress=not args.quiet, on_round=on_round)
     print(f"\n{result.trials} orders evaluated in {result.seconds:.0f} s; best so far:")
@@ -213,7 +225,24 @@ def _run_search(study, args: argparse.Namespace) -> int:
 
         print("\nverification (full training of the final model, exact match on the test split):")
         print(format_verification(verify(study, device=args.device, progress=not args.quiet)))
+    _publish(study)
+    print(f"\nreport: orderopt report --study {study.study_name}{_storage_flag(args)}; "
+          f"dashboard: orderopt dashboard{_storage_flag(args)}")
     return 0
+
+
+def _storage_flag(args: argparse.Namespace) -> str:
+    return f" --storage {args.storage}" if args.storage else ""
+
+
+def _publish(study) -> None:
+    """Refresh the dashboard note and cards; a failure here must never stop a search."""
+    from orderopt.report import publish
+
+    try:
+        publish(study)
+    except Exception as exc:  # noqa: BLE001 - the note is a convenience, the trials are stored anyway
+        print(f"orderopt: warning: could not update the dashboard note: {exc}", file=sys.stderr)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -239,8 +268,53 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return _run_search(load_study(args.study, storage=args.storage), args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from orderopt.report import format_report, save_plot
+    from orderopt.studies import load_study
+
+    study = load_study(args.study, storage=args.storage)
+    print(format_report(study, top=args.top))
+    if args.plot:
+        print(f"\nfigures saved to {save_plot(study, args.plot)}")
+    return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another --port") from None
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import optuna
+    from optuna_dashboard import run_server
+
+    from orderopt.report import publish
+    from orderopt.storage import default_storage_url, get_storage, redact
+    from orderopt.studies import load_study, read_spec
+
+    _check_port_free(args.host, args.port)
+    storage = get_storage(args.storage)
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        if read_spec(study) is not None:
+            publish(load_study(summary.study_name, storage=storage))
+    url = redact(args.storage or default_storage_url())
+    print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        run_server(storage, host=args.host, port=args.port)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}; "
+                          "pick another --port") from None
+    return 0
+
+
 COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "search": cmd_search,
-            "worker": cmd_worker}
+            "worker": cmd_worker, "report": cmd_report, "dashboard": cmd_dashboard}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ name and storage alone; ``search`` runs (or resumes) the hierarchical global-loc
 from orderopt.studies._search import SearchResult, best_orders, search
 from orderopt.studies._spec import StudySpec, read_spec
 from orderopt.studies._study import create_study, default_study_name, load_study, task_of
-from orderopt.studies._verify import VerifyRow, format_verification, verify
+from orderopt.studies._verify import VerifyRow, format_verification, read_verification, verify
 
 __all__ = [
     "SearchResult",
@@ -20,6 +20,7 @@ __all__ = [
     "search",
     "task_of",
     "verify",
+    "read_verification",
     "VerifyRow",
     "format_verification",
 ]

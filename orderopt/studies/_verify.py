@@ -14,7 +14,7 @@ from orderopt.studies._spec import read_spec
 from orderopt.studies._study import task_of
 from orderopt.training import success_rate, train, with_overrides
 
-__all__ = ["VerifyRow", "verify", "format_verification", "VERIFY_ATTR"]
+__all__ = ["VerifyRow", "verify", "read_verification", "format_verification", "VERIFY_ATTR"]
 
 VERIFY_ATTR = "verification"
 
@@ -40,26 +40,40 @@ def verify(
     """Retrain the preset's final model on the ``top`` best orders of ``study``, on the named
     ``baselines`` and on ``n_random`` random orders. The table (label, order, success, profile
     score, trial number) is stored as the study user attr ``verification`` (Optuna does not let
-    finished trials change)."""
+    finished trials change) after every training, so an interrupted verification resumes: orders
+    already verified in this study are not retrained."""
     spec = read_spec(study)
     task = task_of(study)
     preset = get_preset(spec.preset)
     config = with_overrides(preset.final_train, seed=spec.seed, device=device)
-    splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
     found = best_orders(study, top)
     scores = {tuple(t.user_attrs["order"]): (t.value, t.number)
               for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if "order" in t.user_attrs}
     plan: list[tuple[str, Order]] = [(f"found #{i + 1}", o) for i, (o, _, _) in enumerate(found)]
     plan += [(name, task.parse_order(name)) for name in baselines]
     plan += [(f"random:{i}", o) for i, o in enumerate(random_orders(task.length, n_random, spec.seed, exclude=[o for _, o in plan]))]
-    rows = []
+    done = {r.order: r.success for r in read_verification(study)}
+    splits = None
+    rows: list[VerifyRow] = []
     for label, order in plan:
-        result = train(task, order, preset.final_model, config, splits=splits, progress=progress)
-        rep = success_rate(result.model, splits.x_test, splits.y_test, order)
+        if order not in done:
+            if splits is None:
+                splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+            result = train(task, order, preset.final_model, config, splits=splits, progress=progress)
+            done[order] = success_rate(result.model, splits.x_test, splits.y_test, order).success_rate
         value, number = scores.get(order, (None, None))
-        rows.append(VerifyRow(label, order, rep.success_rate, value, number))
+        rows.append(VerifyRow(label, order, done[order], value, number))
+        kept = rows + [r for r in read_verification(study) if r.order not in {x.order for x in rows}]
+        study.set_user_attr(VERIFY_ATTR, [{**asdict(r), "order": list(r.order)} for r in kept])
     study.set_user_attr(VERIFY_ATTR, [{**asdict(r), "order": list(r.order)} for r in rows])
     return rows
+
+
+def read_verification(study: optuna.Study) -> list[VerifyRow]:
+    """The verification table stored in ``study`` (empty before ``verify`` ran)."""
+    raw = study.user_attrs.get(VERIFY_ATTR) or []
+    return [VerifyRow(r["label"], tuple(r["order"]), float(r["success"]), r.get("profile_score"), r.get("trial"))
+            for r in raw]
 
 
 def format_verification(rows: list[VerifyRow]) -> str:

@@ -1,0 +1,212 @@
+"""Reports of an order search: text tables, the dashboard note and plotly cards, PNG figures.
+
+Everything is read back from the study's storage, so a report can be made from any machine that
+reaches the storage, during or after the search. ``publish`` writes the Markdown note and the
+plotly cards that optuna-dashboard shows on the study page; it overwrites the previous ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from orderopt.errors import ConfigError
+from orderopt.orders import Order, format_order
+from orderopt.studies import VerifyRow, best_orders, read_spec, read_verification
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["StageSummary", "stage_history", "format_report", "markdown_note", "figures", "publish", "save_plot"]
+
+SCORES_CARD = "orderopt-profile-scores"
+VERIFY_CARD = "orderopt-verification"
+
+
+@dataclass
+class StageSummary:
+    """One (stage, round) of the search: how many orders it profiled and the best of them."""
+
+    stage: str
+    round: int | None
+    first_trial: int
+    trials: int
+    pruned: int
+    scores: list[float]
+    best_score: float | None
+    best_order: Order | None
+
+
+def trial_score(trial: FrozenTrial) -> float | None:
+    """The profile score of a trial: its value, or for a pruned trial its last reported loss."""
+    if trial.state == TrialState.COMPLETE:
+        return float(trial.value)
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        return float(trial.intermediate_values[max(trial.intermediate_values)])
+    return None
+
+
+def stage_history(study: optuna.Study) -> list[StageSummary]:
+    """Scored trials grouped by (stage, round), in the order the search ran them."""
+    groups: dict[tuple[str, int | None], list[FrozenTrial]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if "order" in t.user_attrs:
+            groups[(str(t.user_attrs.get("stage", "?")), t.user_attrs.get("round"))].append(t)
+    out = []
+    for (stage, rnd), trials in groups.items():
+        scored = [(trial_score(t), t) for t in trials]
+        scored = [(s, t) for s, t in scored if s is not None]
+        best = min(scored, key=lambda st: (st[0], st[1].number)) if scored else None
+        out.append(StageSummary(
+            stage, rnd, min(t.number for t in trials), len(trials),
+            sum(t.state == TrialState.PRUNED for t in trials), [s for s, _ in scored],
+            best[0] if best else None, tuple(best[1].user_attrs["order"]) if best else None,
+        ))
+    return sorted(out, key=lambda s: s.first_trial)
+
+
+def _header(study: optuna.Study) -> str:
+    spec = read_spec(study)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    counts = ", ".join(f"{sum(s == st for s in states)} {st.name.lower()}"
+                       for st in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+                       if st in states)
+    what = (f"task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, preset {spec.preset}, seed {spec.seed}"
+            if spec else "not an orderopt search (no orderopt_spec attr); showing trials with an `order` attr")
+    return f"study {study.study_name}: {what}; {len(states)} trials ({counts or 'none yet'})"
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _table(head: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i == len(cells) - 1 else c.rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([fmt(head), *(fmt(r) for r in rows)])
+
+
+def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, str]]:
+    best = best_orders(study, top)
+    history = stage_history(study)
+    verification = read_verification(study)
+    out = [("best orders (lowest profile score = friendliest)", _table(
+        ["rank", "trial", "score", "order"],
+        [[str(i), str(n), _fmt(s), format_order(o)] for i, (o, s, n) in enumerate(best, 1)], markdown)
+        if best else "no completed trial yet")]
+    out.append(("stage by stage", _table(
+        ["stage", "round", "orders", "pruned", "best score", "best order"],
+        [[h.stage, "-" if h.round is None else str(h.round), str(h.trials), str(h.pruned), _fmt(h.best_score),
+          format_order(h.best_order) if h.best_order else "-"] for h in history], markdown)
+        if history else "no stage has run yet"))
+    out.append(("verification (full training, exact-match success on the test split)", _table(
+        ["order", "success", "profile score", "trial", "sequence"],
+        [[r.label, f"{r.success:.3f}", _fmt(r.profile_score), "-" if r.trial is None else str(r.trial),
+          format_order(r.order)] for r in verification], markdown)
+        if verification else "not verified yet: re-run the search command with --verify"))
+    return out
+
+
+def format_report(study: optuna.Study, top: int = 10) -> str:
+    """Plain-text report: best orders, the stage-by-stage history and the verification table."""
+    parts = [_header(study)]
+    for title, body in _sections(study, top, markdown=False):
+        parts.append(f"\n{title}:\n{body}")
+    return "\n".join(parts)
+
+
+def markdown_note(study: optuna.Study, top: int = 10) -> str:
+    """The study note shown by optuna-dashboard (Markdown)."""
+    parts = [f"# orderopt search\n\n{_header(study)}"]
+    for title, body in _sections(study, top, markdown=True):
+        parts.append(f"## {title[0].upper()}{title[1:]}\n\n{body}")
+    parts.append("_Written by orderopt; refreshed after every search round, verification and "
+                 "`orderopt dashboard` start._")
+    return "\n\n".join(parts)
+
+
+def _verification_colors(rows: list[VerifyRow]) -> list[str]:
+    return ["#2a9d8f" if r.label.startswith("found") else "#8d99ae" for r in rows]
+
+
+def figures(study: optuna.Study) -> dict[str, go.Figure]:
+    """Plotly figures keyed by card id: profile scores by stage, and (once verified) the success
+    of the discovered orders next to the baselines."""
+    import plotly.graph_objects as go
+
+    out: dict[str, go.Figure] = {}
+    history = stage_history(study)
+    if history:
+        fig = go.Figure()
+        for h in history:
+            name = h.stage if h.round is None else f"{h.stage} (round {h.round})"
+            fig.add_trace(go.Box(y=h.scores, name=name, boxpoints="all", jitter=0.4, pointpos=0))
+        fig.update_layout(title="Profile scores by stage (lower = friendlier)", yaxis_title="validation loss",
+                          showlegend=False)
+        out[SCORES_CARD] = fig
+    rows = read_verification(study)
+    if rows:
+        fig = go.Figure(go.Bar(
+            x=[r.label for r in rows], y=[r.success for r in rows], marker_color=_verification_colors(rows),
+            text=[f"{r.success:.3f}" for r in rows], hovertext=[format_order(r.order) for r in rows],
+        ))
+        fig.update_layout(title="Verified success: discovered orders vs baselines", yaxis_title="exact-match success",
+                          yaxis_range=[0, 1.05])
+        out[VERIFY_CARD] = fig
+    return out
+
+
+def publish(study: optuna.Study, top: int = 10) -> None:
+    """Write (overwrite) the study's dashboard note and plotly cards."""
+    from optuna_dashboard import save_note, save_plotly_graph_object
+
+    save_note(study, markdown_note(study, top))
+    for card_id, fig in figures(study).items():
+        save_plotly_graph_object(study, fig, graph_object_id=card_id)
+
+
+def save_plot(study: optuna.Study, path: str | Path) -> Path:
+    """Save the report figures (profile scores by stage; verification) as one PNG file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--plot must name a .png file, got {str(path)!r}")
+    history = stage_history(study)
+    rows = read_verification(study)
+    if not history:
+        raise ConfigError(f"study {study.study_name!r} has no scored trials yet: nothing to plot")
+    panels = 2 if rows else 1
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.5), squeeze=False)
+    ax = axes[0][0]
+    ax.boxplot([h.scores for h in history], showfliers=False)
+    for i, h in enumerate(history, 1):
+        ax.scatter([i] * len(h.scores), h.scores, s=8, alpha=0.6)
+    ax.set_xticks(range(1, len(history) + 1), [h.stage for h in history], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("profile score (validation loss)")
+    ax.set_title("Profile scores by stage (lower = friendlier)")
+    if rows:
+        ax = axes[0][1]
+        ax.bar([r.label for r in rows], [r.success for r in rows], color=_verification_colors(rows))
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("exact-match success")
+        ax.set_title("Verified: discovered orders vs baselines")
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    fig.suptitle(study.study_name)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import optuna
+import pytest
+from optuna_dashboard import get_note
+
+from orderopt.cli import main
+from orderopt.errors import ConfigError
+from orderopt.orders import format_order
+from orderopt.report import SCORES_CARD, VERIFY_CARD, figures, format_report, publish, save_plot, stage_history
+from orderopt.studies import create_study, search, verify
+from orderopt.tasks import make_task
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A tiny finished search (two global rounds) with a verification table, in SQLite."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('report') / 'orderopt.db'}"
+    study = create_study(make_task("square", 5), storage=url, preset="tiny", levels=2, seed=0)
+    search(study, n_trials=12, progress=False)
+    verify(study, top=1, baselines=("forward",), n_random=0, progress=False)
+    return study, url
+
+
+def test_stage_history_groups_rounds_in_run_order(searched):
+    study, _ = searched
+    history = stage_history(study)
+    assert [h.stage for h in history][:2] == ["global-1", "global-2"]
+    assert sum(h.trials for h in history) == 12
+    for h in history:
+        assert h.best_score == min(h.scores)
+        assert len(h.scores) == h.trials  # pruned trials are scored by their last loss
+
+
+def test_text_report_has_best_orders_history_and_verification(searched):
+    study, _ = searched
+    text = format_report(study)
+    best = study.best_trial
+    assert f"study {study.study_name}: task square L=5" in text
+    assert format_order(best.user_attrs["order"]) in text and f"{best.value:.4f}" in text
+    assert "stage by stage:" in text and "global-2" in text
+    assert "found #1" in text and "forward" in text
+
+
+def test_publish_writes_note_and_cards(searched):
+    study, _ = searched
+    publish(study)
+    body = get_note(study)
+    assert body.startswith("# orderopt search") and "| rank | trial | score | order |" in body
+    assert format_order(study.best_trial.user_attrs["order"]) in body
+    cards = figures(study)
+    assert set(cards) == {SCORES_CARD, VERIFY_CARD}
+    assert [bar for bar in cards[VERIFY_CARD].data[0].x] == ["found #1", "forward"]
+
+
+def test_save_plot_writes_png(searched, tmp_path):
+    study, _ = searched
+    path = save_plot(study, tmp_path / "figs" / "search.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ConfigError, match="must name a .png file"):
+        save_plot(study, tmp_path / "search.pdf")
+
+
+def test_verify_resumes_without_retraining(searched, monkeypatch):
+    import orderopt.studies._verify as verify_module
+
+    study, _ = searched
+    before = {r["label"]: r["success"] for r in study.user_attrs["verification"]}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("an order already verified was retrained")
+
+    monkeypatch.setattr(verify_module, "train", no_training)
+    rows = verify(study, top=1, baselines=("forward",), n_random=0, progress=False)
+    assert {r.label: r.success for r in rows} == before
+
+
+def test_report_cli_prints_and_plots(searched, tmp_path, capsys):
+    study, url = searched
+    png = tmp_path / "r.png"
+    assert main(["report", "--study", study.study_name, "--storage", url, "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "best orders" in out and "verification" in out and png.exists()
+    assert main(["report", "--study", "nope", "--storage", url]) == 2
+    assert "no study named 'nope'" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_dashboard_serves_the_study_over_http(searched):
+    study, url = searched
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "orderopt.cli", "dashboard", "--storage", url, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                studies = _get_json(f"http://127.0.0.1:{port}/api/studies")["study_summaries"]
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "dashboard did not start"
+                time.sleep(0.5)
+        study_id = next(s["study_id"] for s in studies if s["study_name"] == study.study_name)
+        detail = _get_json(f"http://127.0.0.1:{port}/api/studies/{study_id}")
+        first = detail["trials"][0]
+        attrs = {a["key"]: a["value"] for a in first["user_attrs"]}
+        assert json.loads(attrs["order"]) == study.trials[0].user_attrs["order"]
+        assert attrs["stage"] == "global-1"
+        assert first["intermediate_values"]  # the loss curve
+        assert "# orderopt search" in detail["note"]["body"]
+        assert {g["id"] for g in detail["plotly_graph_objects"]} == {SCORES_CARD, VERIFY_CARD}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_dashboard_port_in_use_is_one_line_error(searched, capsys):
+    _, url = searched
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dashboard", "--storage", url, "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orderopt: error: cannot serve on 127.0.0.1:") and err.count("\n") == 1
