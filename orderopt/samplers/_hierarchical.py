@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ class _History:
     tried: set[Order] = field(default_factory=set)  # has a result, or is running / waiting
     pending: list[int] = field(default_factory=list)  # numbers of live trials without an order yet
     study_orders: list[Order] = field(default_factory=list)  # evaluated orders not proposed by us
+    upto: int = 0  # (cached prefix only) trials 0..upto-1 are finished and included
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ class HierarchicalOrderSampler(BaseSampler):
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._lock = threading.RLock()
         self._plans: dict[tuple[int, str], Order] = {}  # (trial_id, name) -> planned order
-        self._finished: dict[tuple[int, int, str], dict[int, tuple[Order, float, bool]]] = {}
+        self._finished: dict[tuple[int, int, str], _History] = {}  # history of the finished prefix
+        self._located: dict[tuple, tuple] = {}  # memo of Schedule.trace per study, name and layout
         self._layout_cache: dict[tuple[int, int], dict[str, tuple[int, ...]]] = {}
 
     # ---------------------------------------------------------------- optuna
@@ -174,7 +177,7 @@ class HierarchicalOrderSampler(BaseSampler):
             return None
         hist = self._history(study, name, current=None)
         schedule = self._schedule(study, sizes)
-        stage = schedule.locate(hist.results, hist.study_orders)
+        stage = self._locate(study, name, sizes, schedule, hist)
         if stage is None:
             stage = Stage(-1, "explore", ())
         untried = tuple(c for c in stage.candidates if c not in hist.tried)
@@ -231,16 +234,31 @@ class HierarchicalOrderSampler(BaseSampler):
         )
 
     def _history(self, study: Study, name: str, current: int | None) -> _History:
+        """Results, tried and pending orders of ``name``, derived from the study's trials.
+
+        Finished trials never change, so the history of the longest prefix of finished trials is
+        kept per study and only the trials after it are read again: O(new trials) per call."""
         sign = 1.0 if _direction(study) == StudyDirection.MINIMIZE else -1.0
-        cache = self._finished.setdefault((id(study._storage), study._study_id, name), {})
-        hist = _History()
-        mine = {tid for (tid, n) in self._plans if n == name}
-        for t in study.get_trials(deepcopy=False):
-            if t.state == TrialState.FAIL:
-                continue
-            if t.state.is_finished() and t.number in cache:
-                order, loss, ours = cache[t.number]
-            else:
+        key = (id(study._storage), study._study_id, name)
+        trials = study.get_trials(deepcopy=False)
+        with self._lock:
+            prefix = self._finished.get(key)
+            if prefix is None or prefix.upto > len(trials):
+                prefix = self._finished[key] = _History()
+            hist = _History(dict(prefix.results), set(prefix.tried), [], list(prefix.study_orders))
+            start = prefix.upto
+            extend = True
+            mine = {tid for (tid, n) in self._plans if n == name}
+            for t in trials[start:]:
+                if extend and (t.state.is_finished()):
+                    self._add_finished(prefix, t, name, sign)
+                    prefix.upto = t.number + 1
+                    self._add_finished(hist, t, name, sign)
+                    continue
+                extend = False
+                if t.state.is_finished():
+                    self._add_finished(hist, t, name, sign)
+                    continue
                 raw = t.user_attrs.get(name)
                 if raw is None and t.state == TrialState.WAITING:
                     fixed = t.system_attrs.get("fixed_params") or {}
@@ -248,21 +266,28 @@ class HierarchicalOrderSampler(BaseSampler):
                     if sizes and any(k.startswith(name + ".") for k in fixed):
                         raw = decode_params(fixed, name, sizes)
                 if raw is None:
-                    if not t.state.is_finished() and t.number != current and t._trial_id not in mine:
+                    if t.number != current and t._trial_id not in mine:
                         hist.pending.append(t.number)
                     continue
-                order = tuple(int(v) for v in raw)
-                loss = _loss(t, sign)
-                ours = "stage" in t.user_attrs or f"{name}_stage" in t.user_attrs
-                if t.state.is_finished():
-                    cache[t.number] = (order, loss, ours)
-            hist.tried.add(order)
-            if loss is not None:
-                if order not in hist.results or loss < hist.results[order]:
-                    hist.results[order] = loss
-                if not ours and order not in hist.study_orders:
-                    hist.study_orders.append(order)
+                hist.tried.add(tuple(int(v) for v in raw))
         return hist
+
+    @staticmethod
+    def _add_finished(hist: _History, t: FrozenTrial, name: str, sign: float) -> None:
+        if t.state == TrialState.FAIL:
+            return
+        raw = t.user_attrs.get(name)
+        if raw is None:
+            return
+        order = tuple(int(v) for v in raw)
+        loss = _loss(t, sign)
+        hist.tried.add(order)
+        if loss is not None:
+            if order not in hist.results or loss < hist.results[order]:
+                hist.results[order] = loss
+            ours = "stage" in t.user_attrs or f"{name}_stage" in t.user_attrs
+            if not ours and order not in hist.study_orders:
+                hist.study_orders.append(order)
 
     def _plan(self, study: Study, trial: FrozenTrial, name: str, sizes: tuple[int, ...]) -> Order:
         key = (trial._trial_id, name)
@@ -287,7 +312,7 @@ class HierarchicalOrderSampler(BaseSampler):
         hist = self._history(study, name, current=trial.number)
         hist.tried.update(o for (_, n), o in self._plans.items() if n == name)  # claimed by our threads
         schedule = self._schedule(study, sizes)
-        stage = schedule.locate(hist.results, hist.study_orders)
+        stage = self._locate(study, name, sizes, schedule, hist)
         untried = [c for c in stage.candidates if c not in hist.tried] if stage else []
         # Live trials that have no order yet take the untried candidates in trial-number order
         # (this also keeps storages without a cross-process lock mostly free of duplicates).
@@ -296,11 +321,26 @@ class HierarchicalOrderSampler(BaseSampler):
             return untried[slot], stage.label, stage.index
         return self._explore(schedule, hist, trial.number, sizes), "explore", (stage.index if stage else -1)
 
+    def _locate(self, study: Study, name: str, sizes: tuple[int, ...], schedule: Schedule, hist: _History
+                ) -> Stage | None:
+        """``schedule.locate``, memoised: replaying the schedule sorts every stage, while checking
+        that the candidates it looked at still have the same results is one lookup each."""
+        key = (id(study._storage), study._study_id, name, sizes, schedule.seed)
+        head = tuple(hist.study_orders[: schedule.population])
+        with self._lock:
+            memo = self._located.get(key)
+            if memo is not None and memo[0] == head and all(hist.results.get(c) == v for c, v in memo[1]):
+                return memo[2]
+        stage, seen = schedule.trace(hist.results, hist.study_orders)
+        with self._lock:
+            self._located[key] = (head, tuple((c, hist.results.get(c)) for c in seen), stage)
+        return stage
+
     def _explore(self, schedule: Schedule, hist: _History, number: int, sizes: tuple[int, ...]) -> Order:
         n = schedule.n
         rng = np.random.default_rng([schedule.seed, 3, number])
-        ranked = sorted(hist.results, key=lambda o: (hist.results[o], o))
-        elite = ranked[: self._elite or max(2, schedule.population // 4)]
+        size = self._elite or max(2, schedule.population // 4)
+        elite = [o for o, _ in heapq.nsmallest(size, hist.results.items(), key=lambda kv: (kv[1], kv[0]))]
         keep = _representable(sizes)
         if elite:
             weights = 1.0 / np.arange(1, len(elite) + 1)
@@ -316,7 +356,7 @@ class HierarchicalOrderSampler(BaseSampler):
                 cand = random_order(n, int(rng.integers(2**31)))
                 if cand not in hist.tried and keep(cand):
                     return cand
-        return ranked[0] if ranked else random_order(n, int(rng.integers(2**31)))
+        return elite[0] if elite else random_order(n, int(rng.integers(2**31)))
 
 
 def _direction(study: Study) -> StudyDirection:

@@ -209,7 +209,15 @@ class Schedule:
 
     def locate(self, results: Mapping[Order, float], study_orders: Sequence[Order] = ()) -> Stage | None:
         """The first stage with a candidate that has no result yet; ``None`` when all are done."""
+        return self.trace(results, study_orders)[0]
+
+    def trace(self, results: Mapping[Order, float], study_orders: Sequence[Order] = ()
+              ) -> tuple[Stage | None, tuple[Order, ...]]:
+        """``locate`` plus every candidate it looked at: the answer depends only on their results
+        (and on the first ``population`` study orders), which lets callers memoise it."""
+        seen: list[Order] = []
         for stage in self.stages(results, study_orders):
+            seen += stage.candidates
             if any(c not in results for c in stage.candidates):
-                return stage
-        return None
+                return stage, tuple(seen)
+        return None, tuple(seen)
