@@ -197,3 +197,24 @@ def test_three_processes_share_one_postgres_study(postgres_url, study_name):
         assert not dupes, f"orders evaluated twice: {dupes}"
     finally:
         optuna.delete_study(study_name=study_name, storage=storage)
+
+
+def test_trials_finishing_out_of_order_are_all_counted():
+    """The sampler caches the finished prefix of the study; a trial that finishes after later
+    ones must still enter the history once it finishes."""
+    sampler = HierarchicalOrderSampler(seed=0)
+    study = optuna.create_study(sampler=sampler)
+    first = study.ask()
+    slow = suggest_order(first, 6)
+    for _ in range(5):  # later trials finish while the first is still running
+        t = study.ask()
+        study.tell(t, 10.0 + kendall_tau_distance(suggest_order(t, 6), tuple(range(6))))
+    assert sampler.stage_status(study).best_value >= 10.0
+    study.tell(first, 0.5)
+    status = sampler.stage_status(study)
+    assert status.best_order == slow and status.best_value == 0.5
+    for _ in range(10):
+        t = study.ask()
+        suggest_order(t, 6)
+        study.tell(t, 20.0)
+    assert len(set(orders_of(study))) == 16
