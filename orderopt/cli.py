@@ -320,6 +320,10 @@ COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "sea
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("search", "worker", "report", "dashboard"):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # orderopt prints its own progress
     try:
         return COMMANDS[args.command](args)
     except OrderoptError as exc:
