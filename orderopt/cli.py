@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study")
     p.add_argument("--verify", action="store_true",
                    help="then fully train the 3 best orders and baselines (forward, reverse, 3 random)")
+    p.add_argument("--verify-top", type=int, default=3, help="best orders to verify (default 3)")
+    p.add_argument("--verify-random", type=int, default=3, help="random baseline orders to verify (default 3)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("worker", help="join a running search by study name and storage URL")
@@ -224,7 +226,11 @@ def _run_search(study, args: argparse.Namespace) -> int:
         from orderopt.studies import format_verification, verify
 
         print("\nverification (full training of the final model, exact match on the test split):")
-        print(format_verification(verify(study, device=args.device, progress=not args.quiet)))
+        if args.verify_top < 1 or args.verify_random < 0:
+            raise ConfigError("--verify-top must be >= 1 and --verify-random >= 0")
+        rows = verify(study, top=args.verify_top, n_random=args.verify_random, device=args.device,
+                      progress=not args.quiet)
+        print(format_verification(rows))
     _publish(study)
     print(f"\nreport: orderopt report --study {study.study_name}{_storage_flag(args)}; "
           f"dashboard: orderopt dashboard{_storage_flag(args)}")

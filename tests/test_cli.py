@@ -92,6 +92,10 @@ def test_search_creates_a_study_and_rerun_resumes(tmp_path, monkeypatch, capsys)
     assert "6 trials so far" in capsys.readouterr().out
     assert main(["worker", "--study", "square-L5-mixture-seed0", "--n-trials", "2", "--quiet"]) == 0
     assert "12 trials so far" in capsys.readouterr().out
+    assert main([*argv[:-3], "--n-trials", "0", "--verify", "--verify-top", "1", "--verify-random", "0", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "found #1" in out and "forward" in out and "random:0" not in out
+    assert "report: orderopt report --study square-L5-mixture-seed0" in out
 
 
 @pytest.mark.parametrize(
