@@ -92,3 +92,23 @@ def test_verify_trains_best_and_baselines(tmp_path):
     assert len(stored.user_attrs["verification"]) == 5
     assert stored.user_attrs["verification"][0]["trial"] == rows[0].trial
     assert "found #1" in format_verification(rows)
+
+
+@pytest.mark.parametrize("mode", ["mixture", "trial"])
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        optuna.pruners.SuccessiveHalvingPruner(min_resource=1),
+        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=40),
+        optuna.pruners.PercentilePruner(50.0, n_startup_trials=1, n_warmup_steps=0),
+    ],
+    ids=["successive-halving", "hyperband", "percentile"],
+)
+def test_optuna_pruners_work_in_both_modes(tmp_path, pruner, mode):
+    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2, mode=mode, pruner=pruner)
+    res = search(study, n_trials=6, progress=False)
+    assert res.trials == 6
+    for t in study.trials:
+        assert t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
+        assert is_order(tuple(t.user_attrs["order"]), 5)
+    assert any(t.state == TrialState.COMPLETE for t in study.trials)
