@@ -301,13 +301,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     from orderopt.report import publish
     from orderopt.storage import default_storage_url, get_storage, redact
-    from orderopt.studies import load_study, read_spec
+    from orderopt.studies import load_study
+    from orderopt.studies._spec import SPEC_ATTR
 
     _check_port_free(args.host, args.port)
     storage = get_storage(args.storage)
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        if read_spec(study) is not None:
+        if SPEC_ATTR in summary.user_attrs:  # an orderopt study: refresh its note and cards
             publish(load_study(summary.study_name, storage=storage))
     url = redact(args.storage or default_storage_url())
     print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)

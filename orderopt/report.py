@@ -90,9 +90,11 @@ def _table(head: list[str], rows: list[list[str]], markdown: bool) -> str:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i == len(cells) - 1 else c.rjust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([fmt(head), *(fmt(r) for r in rows)])
+
+    def line(cells: list[str]) -> str:  # numbers right-aligned, the last (order) column left-aligned
+        return "  ".join(c.ljust(w) if i == len(cells) - 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(head), *(line(r) for r in rows)])
 
 
 def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, str]]:

@@ -250,7 +250,7 @@ class HierarchicalOrderSampler(BaseSampler):
             extend = True
             mine = {tid for (tid, n) in self._plans if n == name}
             for t in trials[start:]:
-                if extend and (t.state.is_finished()):
+                if extend and t.state.is_finished():
                     self._add_finished(prefix, t, name, sign)
                     prefix.upto = t.number + 1
                     self._add_finished(hist, t, name, sign)

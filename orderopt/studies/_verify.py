@@ -52,21 +52,28 @@ def verify(
     plan: list[tuple[str, Order]] = [(f"found #{i + 1}", o) for i, (o, _, _) in enumerate(found)]
     plan += [(name, task.parse_order(name)) for name in baselines]
     plan += [(f"random:{i}", o) for i, o in enumerate(random_orders(task.length, n_random, spec.seed, exclude=[o for _, o in plan]))]
-    done = {r.order: r.success for r in read_verification(study)}
+    stored = read_verification(study)
+    done = {r.order: r.success for r in stored}
     splits = None
     rows: list[VerifyRow] = []
     for label, order in plan:
-        if order not in done:
+        trained = order not in done
+        if trained:
             if splits is None:
                 splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
             result = train(task, order, preset.final_model, config, splits=splits, progress=progress)
             done[order] = success_rate(result.model, splits.x_test, splits.y_test, order).success_rate
         value, number = scores.get(order, (None, None))
         rows.append(VerifyRow(label, order, done[order], value, number))
-        kept = rows + [r for r in read_verification(study) if r.order not in {x.order for x in rows}]
-        study.set_user_attr(VERIFY_ATTR, [{**asdict(r), "order": list(r.order)} for r in kept])
-    study.set_user_attr(VERIFY_ATTR, [{**asdict(r), "order": list(r.order)} for r in rows])
+        if trained:  # keep earlier rows not yet re-listed, so an interruption loses no training
+            listed = {r.order for r in rows}
+            _store(study, rows + [r for r in stored if r.order not in listed])
+    _store(study, rows)
     return rows
+
+
+def _store(study: optuna.Study, rows: list[VerifyRow]) -> None:
+    study.set_user_attr(VERIFY_ATTR, [{**asdict(r), "order": list(r.order)} for r in rows])
 
 
 def read_verification(study: optuna.Study) -> list[VerifyRow]:
