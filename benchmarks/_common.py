@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -55,3 +56,38 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
     path = RESULTS / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+class RunCache:
+    """Finished runs of a benchmark, one JSON line each in ``results/<name>.jsonl``: an interrupted
+    benchmark resumes where it stopped, and the committed file is the raw data behind its table.
+
+    A run is identified by the values of ``key_fields`` in its record."""
+
+    def __init__(self, name: str, key_fields: tuple[str, ...]) -> None:
+        self.path = RESULTS / f"{name}.jsonl"
+        self.key_fields = key_fields
+        self.records: dict[tuple, dict] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    self.records[self._key(rec)] = rec
+
+    def _key(self, fields: dict) -> tuple:
+        return tuple(json.dumps(fields.get(f), sort_keys=True) for f in self.key_fields)
+
+    def get(self, fields: dict) -> dict | None:
+        """The cached record of the run with these key fields, if any."""
+        return self.records.get(self._key(fields))
+
+    def run(self, fields: dict, compute) -> dict:
+        """The cached record, or ``{**fields, **compute()}`` computed now and appended to the file."""
+        key = self._key(fields)
+        if key not in self.records:
+            rec = {**fields, **compute()}
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            self.records[key] = rec
+        return self.records[key]

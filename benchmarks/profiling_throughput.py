@@ -1,94 +1,254 @@
-"""Orders scored per second and peak memory: mixture vs separate vs batched profiling.
+"""What a mixture round costs as the number of orders T grows, where the time goes, and what the
+cheaper validation does to the ranking.
 
-Run:  python benchmarks/profiling_throughput.py [--task square --length 10] [--device auto]
-Writes benchmarks/results/profiling_throughput.md. Each measurement runs in a fresh process so
-that its peak memory (max RSS on CPU, max allocated on CUDA) is its own. Candidates are forward
-plus T-1 distinct random orders; the table also gives forward's rank in that run.
+Run:  python benchmarks/profiling_throughput.py                 # all parts (each run cached, resumable)
+      python benchmarks/profiling_throughput.py --part rounds    # T = 1, 128, 1024, 5040 at L = 8 and 10
+      python benchmarks/profiling_throughput.py --part agreement # schemes vs full validation at T = 1024
+      python benchmarks/profiling_throughput.py --part hardware  # GFLOP/s, threads, torch.compile
+      python benchmarks/profiling_throughput.py --part modes     # mixture vs separate vs batched
+Writes benchmarks/results/profiling_throughput.md (modes: profiling_modes.md). Every measurement
+runs in a fresh process (its own peak memory, no warm caches from another run) and is cached in
+benchmarks/results/profiling_throughput.jsonl. Candidates are forward plus T-1 distinct random
+orders of `square`; the same seed gives the same candidates and training in every scheme, so the
+schemes differ only in how they validate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
 
-from _common import write_table
+import numpy as np
+from _common import RunCache, write_table
+from scipy.stats import spearmanr
 
-from orderopt.orders import identity, random_orders
-from orderopt.presets import get_preset
-from orderopt.profiling import config_from_preset, profile
-from orderopt.tasks import make_task
-
-PLAN = [("mixture", 1), ("mixture", 32), ("mixture", 128), ("mixture", 1024),
-        ("separate", 8), ("batched", 1), ("batched", 8)]
-GPU_PLAN = [("batched", 32), ("batched", 128)]  # stacked models only pay off on a GPU
+PARTS = ("rounds", "agreement", "hardware", "modes")
+ROUND_TS = (1, 128, 1024, 5040)
+SCHEMES = {"full": {"validation": "full"}, "halving": {}, "halving-screen32": {"screen_samples": 32}}
 
 
-def measure(task_name: str, length: int, mode: str, count: int, preset: str, device: str, seed: int) -> dict:
+# ------------------------------------------------------------------ measurements (child process)
+def measure_round(task_name: str, length: int, count: int, scheme: str, mode: str, threads: int, seed: int) -> dict:
+    """One profile of forward + count-1 random orders."""
     import torch
 
+    from orderopt.orders import identity, random_orders
+    from orderopt.presets import get_preset
+    from orderopt.profiling import config_from_preset, profile
+    from orderopt.tasks import make_task
+
+    torch.set_num_threads(threads)
     task = make_task(task_name, length)
     fwd = identity(length)
     orders = [fwd, *random_orders(length, count - 1, seed, exclude=[fwd])]
-    config = config_from_preset(get_preset(preset), mode=mode, seed=seed, device=device)
+    config = config_from_preset(get_preset("cpu"), mode=mode, seed=seed, **SCHEMES[scheme])
     res = profile(task, orders, config, progress=False)
-    if res.device.startswith("cuda"):
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"mode": mode, "T": count, "seconds": res.seconds, "orders_per_s": count / res.seconds,
-            "peak_mib": peak, "device": res.device, "forward_rank": res.rank_of(fwd),
-            "steps": config.train.total_steps()}
+    peak = (torch.cuda.max_memory_allocated() if res.device.startswith("cuda")
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
+    return {"seconds": res.seconds, "train_seconds": res.train_seconds, "forward_rank": res.rank_of(fwd),
+            "scores": [round(float(s), 6) for s in res.scores], "peak_mib": peak, "device": res.device,
+            "steps": config.train.total_steps(), "threads": torch.get_num_threads()}
+
+
+def _model_flops_per_token(shape, seq: int, vocab: int) -> tuple[int, float]:
+    """(matmul parameters N, training FLOP per token = 6 N + 6 n_layer seq d): the 6N rule for the
+    weight matmuls (forward 2N, backward 4N) plus attention scores and weighted values
+    (forward 2 * 2 * seq * d per token and layer, backward twice that), causal mask ignored."""
+    d, ffn = shape.n_embd, shape.ffn
+    n = shape.n_layer * (4 * d * d + 2 * d * ffn) + d * vocab
+    return n, 6 * n + 12 * shape.n_layer * seq * d
+
+
+def measure_hardware(which: str, threads: int, compiled: bool) -> dict:
+    """Step time of the profile or final model (cpu preset, square L=8, batch 256) and the fp32
+    matmul GFLOP/s of its shapes, in one process."""
+    import time
+
+    import torch
+
+    from orderopt.engine import TrainConfig, make_batch, make_model, make_optimizer, optimizer_step
+    from orderopt.presets import get_preset
+    from orderopt.tasks import make_task
+
+    torch.set_num_threads(threads)
+    task = make_task("square", 8)
+    preset = get_preset("cpu")
+    shape = preset.profile_model if which == "profile" else preset.final_model
+    model = make_model(task, shape, target_index=which == "profile")
+    config = TrainConfig(steps=100, lr=1e-3)
+    device = torch.device("cpu")
+    opt = make_optimizer(model.parameters(), config, device)
+    B, seq = 256, task.input_length + task.length
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, task.vocab_size, (B, task.input_length), generator=g)
+    y = torch.randint(0, task.vocab_size, (B, task.length), generator=g)
+    orders = torch.stack([torch.randperm(task.length, generator=g) for _ in range(B)])
+    batch = make_batch(x, y, orders, task.vocab_size)
+    run = torch.compile(model) if compiled else model
+    t0 = time.perf_counter()
+    optimizer_step(run, opt, config, 0, 100, batch, device)
+    first = time.perf_counter() - t0
+    for _ in range(5):
+        optimizer_step(run, opt, config, 0, 100, batch, device)
+    t0 = time.perf_counter()
+    reps = 30
+    for _ in range(reps):
+        optimizer_step(run, opt, config, 0, 100, batch, device)
+    step = (time.perf_counter() - t0) / reps
+    n_params, per_token = _model_flops_per_token(shape, seq, task.vocab_size)
+    rows = B * seq
+    mats = [(shape.n_embd, 3 * shape.n_embd), (shape.n_embd, shape.ffn), (shape.ffn, shape.n_embd)]
+    gflops = []
+    for k, n in mats:
+        a, b = torch.randn(rows, k), torch.randn(k, n)
+        a @ b
+        t0 = time.perf_counter()
+        for _ in range(50):
+            a @ b
+        gflops.append(2 * rows * k * n * 50 / (time.perf_counter() - t0) / 1e9)
+    return {"step_ms": step * 1000, "first_step_s": first, "matmul_gflops": gflops, "params": n_params,
+            "step_gflop": per_token * rows / 1e9, "achieved_gflops": per_token * rows / step / 1e9,
+            "threads": torch.get_num_threads()}
+
+
+# ------------------------------------------------------------------------- driver (parent process)
+def child(args: argparse.Namespace, cache: RunCache, fields: dict) -> dict:
+    def compute() -> dict:
+        cmd = [sys.executable, __file__, "--child", json.dumps(fields)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        return json.loads(out)
+
+    rec = cache.run(fields, compute)
+    shown = {k: v for k, v in rec.items() if k != "scores"}
+    print(json.dumps(shown), flush=True)
+    return rec
+
+
+def round_fields(args, length: int, count: int, scheme: str, mode: str = "mixture") -> dict:
+    return {"part": "round", "task": args.task, "L": length, "T": count, "scheme": scheme, "mode": mode,
+            "threads": args.threads, "seed": args.seed}
+
+
+def rounds_table(args, cache) -> tuple[list, str]:
+    rows = []
+    for length in (8, 10):
+        base = None
+        for count in ROUND_TS:
+            for scheme in ("halving", "full"):
+                if scheme == "full" and count > 1024 and not args.full_5040:
+                    continue
+                rec = child(args, cache, round_fields(args, length, count, scheme))
+                if count == 1 and scheme == "halving":
+                    base = rec["seconds"]
+                rows.append([length, count, scheme, f"{rec['seconds']:.1f}", f"{rec['train_seconds']:.1f}",
+                             f"{rec['train_seconds'] / rec['seconds']:.2f}", f"{rec['seconds'] / base:.2f}x",
+                             f"{rec['forward_rank']} of {count}", f"{rec['peak_mib']:.0f}"])
+    return rows, "rounds"
+
+
+def agreement_table(args, cache) -> list:
+    rows = []
+    top = 10
+    for length in (8, 10):
+        recs = {s: child(args, cache, round_fields(args, length, 1024, s)) for s in SCHEMES}
+        full = np.array(recs["full"]["scores"])
+        full_top = set(np.argsort(full, kind="stable")[:top])
+        for scheme, rec in recs.items():
+            scores = np.array(rec["scores"])
+            overlap = len(full_top & set(np.argsort(scores, kind="stable")[:top]))
+            rows.append([length, scheme, f"{spearmanr(full, scores).statistic:.3f}", rec["forward_rank"],
+                         f"{overlap} of {top}", f"{rec['seconds']:.1f}"])
+    return rows
+
+
+def hardware_table(args, cache) -> list:
+    rows = []
+    for which in ("profile", "final"):
+        for threads in (1, 2):
+            for compiled in (False, True):
+                rec = child(args, cache, {"part": "hardware", "model": which, "threads": threads, "compile": compiled})
+                rows.append([which, threads, "on" if compiled else "off", f"{rec['step_ms']:.1f}",
+                             f"{rec['first_step_s']:.1f}", f"{rec['step_gflop']:.2f}", f"{rec['achieved_gflops']:.1f}",
+                             " / ".join(f"{g:.0f}" for g in rec["matmul_gflops"])])
+    return rows
+
+
+def modes_table(args, cache) -> None:
+    rows = []
+    results = [child(args, cache, round_fields(args, 10, count, "halving", mode))
+               for mode, count in (("mixture", 1024), ("separate", 8), ("batched", 8))]
+    per_order_separate = results[1]["seconds"] / 8
+    for (mode, count), rec in zip((("mixture", 1024), ("separate", 8), ("batched", 8)), results):
+        rows.append([mode, count, f"{rec['seconds']:.1f}", f"{count / rec['seconds']:.3f}", f"{rec['peak_mib']:.0f}",
+                     f"{rec['forward_rank']} of {count}"])
+    rows.append(["separate, extrapolated", 1024, f"{per_order_separate * 1024:.0f}", f"{1 / per_order_separate:.3f}",
+                 "-", "-"])
+    speedup = 1024 / results[0]["seconds"] * per_order_separate
+    write_table("profiling_modes", f"Profiling modes ({args.task}, L=10, cpu preset profile model)",
+                ["mode", "orders T", "seconds", "orders / s", "peak memory MiB", "forward rank"], rows,
+                notes=f"Mixture at T=1024 scores **{speedup:.0f}x** more orders per second than separate runs "
+                "(separate mode costs the same per order, so its T=1024 row is extrapolated from 8 runs). Batched "
+                "mode stacks the separate runs with torch.func; on a CPU it does the same arithmetic as separate.")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", default=",".join(p for p in PARTS if p != "modes"),
+                    help=f"comma-separated parts: {', '.join(PARTS)}")
     ap.add_argument("--task", default="square")
-    ap.add_argument("--length", type=int, default=10)
-    ap.add_argument("--preset", default="cpu")
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads of every profiling run")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--plan", default=None, help="MODE:T,... (default: the CPU plan, plus batched 32/128 on CUDA)")
-    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--full-5040", action="store_true", help="also time full validation at T=5040")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.one:
-        mode, count = args.one.split(":")
-        print(json.dumps(measure(args.task, args.length, mode, int(count), args.preset, args.device, args.seed)))
+    if args.child:
+        f = json.loads(args.child)
+        if f["part"] == "hardware":
+            out = measure_hardware(f["model"], f["threads"], f["compile"])
+        else:
+            out = measure_round(f["task"], f["L"], f["T"], f["scheme"], f["mode"], f["threads"], f["seed"])
+        print(json.dumps(out))
         return
-    import torch
-
-    from orderopt.training import pick_device
-
-    on_gpu = pick_device(args.device).type == "cuda"
-    plan = args.plan or ",".join(f"{m}:{t}" for m, t in PLAN + (GPU_PLAN if on_gpu else []))
-    results = []
-    for item in plan.split(","):
-        cmd = [sys.executable, __file__, "--one", item, "--task", args.task, "--length", str(args.length),
-               "--preset", args.preset, "--device", args.device, "--seed", str(args.seed)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        results.append(json.loads(out))
-        print(results[-1], flush=True)
-    per_order_separate = next(r["seconds"] / r["T"] for r in results if r["mode"] == "separate")
-    mix = max((r for r in results if r["mode"] == "mixture"), key=lambda r: r["T"])
-    rows = []
-    for r in results:
-        rows.append([r["mode"], r["T"], f"{r['seconds']:.1f}", f"{r['orders_per_s']:.3f}", f"{r['peak_mib']:.0f}",
-                     r["forward_rank"], r["device"]])
-    rows.append(["separate (extrapolated)", mix["T"], f"{per_order_separate * mix['T']:.0f}", f"{1 / per_order_separate:.3f}",
-                 "same as T=8", "-", results[0]["device"]])
-    speedup = mix["orders_per_s"] * per_order_separate
-    write_table(
-        "profiling_throughput",
-        f"Profiling throughput ({args.task}, L={args.length}, preset {args.preset} profile model, {mix['steps']} steps)",
-        ["mode", "orders T", "seconds", "orders / s", "peak memory MiB", "forward rank", "device"],
-        rows,
-        notes=f"Mixture at T={mix['T']} scores **{speedup:.0f}x** more orders per second than separate mode. Separate "
-        "mode's cost per order is constant (one full short run per order): it was measured on 8 orders and the "
-        "extrapolated row is computed from it. Peak memory is the process's max RSS on CPU, max allocated memory on "
-        f"CUDA. Torch threads per process: {torch.get_num_threads()}.",
-    )
+    cache = RunCache("profiling_throughput", ("part", "task", "L", "T", "scheme", "mode", "threads", "seed",
+                                              "model", "compile"))
+    parts = args.part.split(",")
+    if "modes" in parts:
+        modes_table(args, cache)
+    if not {"rounds", "agreement", "hardware"} & set(parts):
+        return
+    sections = []
+    if "rounds" in parts:
+        rows, _ = rounds_table(args, cache)
+        sections.append(("Round cost by number of orders", [
+            "L", "orders T", "validation", "round s", "training s", "training fraction", "vs T=1",
+            "forward rank", "peak MiB"], rows))
+    if "agreement" in parts:
+        sections.append(("Validation schemes vs full validation (T = 1024, same training)", [
+            "L", "scheme", "Spearman vs full", "forward rank", "top-10 overlap with full", "round s"],
+            agreement_table(args, cache)))
+    if "hardware" in parts:
+        sections.append(("Training step of the cpu preset's models (square L=8, batch 256)", [
+            "model", "threads", "torch.compile", "step ms", "first step s", "GFLOP per step",
+            "achieved GFLOP/s", "fp32 matmul GFLOP/s (qkv / ffn-in / ffn-out shapes)"], hardware_table(args, cache)))
+    first_title, first_head, first_rows = sections[0]
+    notes = []
+    for title, head, rows in sections[1:]:
+        notes += [f"## {title}", "", "| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |",
+                  *("| " + " | ".join(str(c) for c in r) + " |" for r in rows), ""]
+    notes.append(
+        "Validation schemes: `full` scores every active order on all 128 validation samples at all 6 checkpoints "
+        "(the scheme before this benchmark); `halving` (default) scores them on the first 16 samples at "
+        "the checkpoints before the last and, at the last, screens all on those 16 and scores the best quarter "
+        "(at least 32) on all 128; `halving-screen32` screens on 32. Every scheme computes the input prefix "
+        "once per validation sample and shares it across orders. FLOP per training step = tokens x "
+        "(6 N + 12 n_layer seq d), N = matmul parameters (attention, MLP, output head). "
+        f"Torch threads per profiling run: {args.threads}.")
+    write_table("profiling_throughput", f"Profiling throughput: {first_title} ({args.task}, cpu preset, 600 steps)",
+                first_head, first_rows, notes="\n".join(notes))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from orderopt.errors import ConfigError, OrderoptError
 from orderopt.orders import format_order
+from orderopt.samplers._hierarchical import INIT_MODES
+from orderopt.studies._spec import SEARCH_MODES
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +24,9 @@ def _task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variables", type=int, default=None, help="delay task: number of variables")
     p.add_argument("--delay", type=int, default=None, help="delay task: cross-variable delay")
     p.add_argument("--mlp-seed", type=int, default=None, help="mlp task: seed of the random MLP")
+    p.add_argument("--scramble", type=int, default=None, metavar="SEED",
+                   help="relabel the target indices by a random permutation drawn from SEED, so that no order is "
+                        "privileged by the task's own numbering; the order 'friendly' is the relabelled forward")
 
 
 def _task_from_args(args: argparse.Namespace):
@@ -29,7 +34,7 @@ def _task_from_args(args: argparse.Namespace):
 
     return resolve_task(
         args.task, args.length, window=args.window, variables=args.variables,
-        delay=args.delay, mlp_seed=args.mlp_seed,
+        delay=args.delay, mlp_seed=args.mlp_seed, scramble=args.scramble,
     )
 
 
@@ -71,27 +76,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=20, help="rows of the ranked table to print")
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)")
+    p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _task_args(p)
-    p.add_argument("--preset", default="cpu", help="tiny, cpu or paper (its profile model scores orders)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
     p.add_argument("--study", default=None, help="study name (default: TASK-L<L>-MODE-seed<S>)")
-    p.add_argument("--mode", default="mixture", choices=["mixture", "trial"],
-                   help="mixture: one profile per stage round; trial: one profile per order")
-    p.add_argument("--init", default="random", choices=["random", "structured"])
-    p.add_argument("--levels", type=int, default=3, help="global levels K (population (K+1)!)")
-    p.add_argument("--steps", type=int, default=None, help="profile steps (default: the preset's)")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="after this many minutes no new local round starts; the tournament still runs")
     p.add_argument("--n-trials", type=int, default=None,
-                   help="orders to evaluate in this run (default: until the schedule is done)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--top", type=int, default=10)
+                   help="trials (profiled orders) to run in this call; beyond the schedule they explore")
+    settings = p.add_argument_group("search settings (stored in the study; default: the study's, or for a new "
+                                    "study the value in brackets)")
+    settings.add_argument("--preset", default=None, help="tiny, cpu or paper: its profile model scores orders [cpu]")
+    settings.add_argument("--mode", default=None, choices=list(SEARCH_MODES),
+                          help="mixture: one profile per round of orders; trial: one profile per order [mixture]")
+    settings.add_argument("--seed", type=int, default=None, help="seed of the schedule and the profiles [0]")
+    settings.add_argument("--init", default=None, choices=list(INIT_MODES), help="initial orders [random]")
+    settings.add_argument("--levels", type=int, default=None, help="global levels K (block splits 2..K) [3]")
+    settings.add_argument("--steps", type=int, default=None, help="profile training steps [the preset's]")
+    settings.add_argument("--population", type=int, default=None, help="random orders of the first round [512]")
+    settings.add_argument("--round-size", type=int, default=None, help="new orders per round at most [512]")
+    settings.add_argument("--incumbents", type=int, default=None,
+                          help="best orders whose neighbourhoods a local round explores [4]")
+    settings.add_argument("--patience", type=int, default=None,
+                          help="stop the local rounds after this many rounds without a new best order [2]")
+    settings.add_argument("--references", type=int, default=None,
+                          help="best orders profiled again in every round to put rounds on one scale [4]")
+    settings.add_argument("--tournament-size", type=int, default=None,
+                          help="best orders re-profiled together at the end to pick found #1 (0 = none) [16]")
+    settings.add_argument("--tournament-runs", type=int, default=None,
+                          help="tournament runs, each with another profile seed [2]")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    p.add_argument("--top", type=int, default=10, help="rows of the best-orders table")
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study")
     p.add_argument("--verify", action="store_true",
-                   help="then fully train the 3 best orders and baselines (forward, reverse, 3 random)")
-    p.add_argument("--verify-top", type=int, default=3, help="best orders to verify (default 3)")
-    p.add_argument("--verify-random", type=int, default=3, help="random baseline orders to verify (default 3)")
-    p.add_argument("--quiet", action="store_true")
+                   help="then fully train the best orders and baselines (forward, reverse, random orders)")
+    p.add_argument("--verify-top", type=int, default=3, help="best orders to verify")
+    p.add_argument("--verify-random", type=int, default=3, help="random baseline orders to verify")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser("worker", help="join a running search by study name and storage URL")
     p.add_argument("--study", required=True)
@@ -205,29 +227,32 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _run_search(study, args: argparse.Namespace) -> int:
-    from orderopt.studies import read_spec, search
     from orderopt.storage import redact
+    from orderopt.studies import read_spec, search
 
     spec = read_spec(study)
     where = redact(args.storage) if args.storage else "sqlite:///storage/orderopt.db"
     print(f"study {study.study_name} in {where}: task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, "
-          f"preset {spec.preset}, {len(study.trials)} trials so far")
+          f"preset {spec.preset}, {len(study.trials)} trials so far", flush=True)
+    budget = getattr(args, "budget_minutes", None)
 
-    def on_round(stage: str, size: int, done: int) -> None:
-        print(f"  {stage:<16} {size:>4} orders  ({done} evaluated so far)", flush=True)
+    def on_round(info) -> None:
+        best = f"best {info.best_score:.4f} {format_order(info.best_order)}" if info.best_order else ""
+        print(f"  {info.stage:<14} {info.orders:>5} orders  {info.evaluated:>6} evaluated  {best}  "
+              f"({info.seconds:.0f} s)", flush=True)
         _publish(study)
 
-    result = search(study, n_trials=args.n_trials, device=args.device, progress=not args.quiet, on_round=on_round)
-    print(f"\n{result.trials} orders evaluated in {result.seconds:.0f} s; best so far:")
+    result = search(study, n_trials=args.n_trials, budget_minutes=budget, device=args.device,
+                    progress=not args.quiet, on_round=on_round)
+    print(f"\n{result.trials} trials in {result.seconds:.0f} s ({result.stopped}); best orders "
+          "(score = profile loss on the study's common scale; after the tournament, its mean):")
     print(f"{'rank':>5}  {'trial':>5}  score   order")
     for rank, (order, score, number) in enumerate(result.best[: args.top], 1):
         print(f"{rank:>5}  {number:>5}  {score:.4f}  {format_order(order)}")
     if getattr(args, "verify", False):
         from orderopt.studies import format_verification, verify
 
-        print("\nverification (full training of the final model, exact match on the test split):")
-        if args.verify_top < 1 or args.verify_random < 0:
-            raise ConfigError("--verify-top must be >= 1 and --verify-random >= 0")
+        print("\nverification (full training of the final model, exact match on the test split):", flush=True)
         rows = verify(study, top=args.verify_top, n_random=args.verify_random, device=args.device,
                       progress=not args.quiet)
         print(format_verification(rows))
@@ -251,14 +276,32 @@ def _publish(study) -> None:
         print(f"orderopt: warning: could not update the dashboard note: {exc}", file=sys.stderr)
 
 
+SETTING_FLAGS = ("preset", "mode", "seed", "init", "levels", "steps", "population", "round_size", "incumbents",
+                 "patience", "references", "tournament_size", "tournament_runs")
+
+
+def _check_run_args(args: argparse.Namespace) -> None:
+    """Options of a search run that no study setting covers: checked before anything is stored."""
+    if args.n_trials is not None and args.n_trials < 0:
+        raise ConfigError(f"--n-trials must be >= 0, got {args.n_trials}")
+    budget = getattr(args, "budget_minutes", None)
+    if budget is not None and not (0 < budget < float("inf")):
+        raise ConfigError(f"--budget-minutes must be a positive number of minutes, got {budget}")
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from orderopt.studies import create_study
 
+    _check_run_args(args)
     task = _task_from_args(args)
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    study = create_study(task, storage=args.storage, study_name=args.study, preset=args.preset, mode=args.mode,
-                         steps=args.steps, seed=args.seed, levels=args.levels, init=args.init)
+    if getattr(args, "verify", False) and (args.verify_top < 1 or args.verify_random < 0):
+        raise ConfigError("--verify-top must be >= 1 and --verify-random >= 0")
+    study = create_study(task, storage=args.storage, study_name=args.study,
+                         **{k: getattr(args, k) for k in SETTING_FLAGS})
     if args.workers > 1:
         from orderopt.studies._workers import run_workers
 
@@ -271,6 +314,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from orderopt.studies import load_study
 
+    _check_run_args(args)
     return _run_search(load_study(args.study, storage=args.storage), args)
 
 

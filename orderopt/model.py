@@ -16,7 +16,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "GPT"]
+__all__ = ["ModelShape", "GPTConfig", "GPT"]
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Layer sizes of a model, independent of the task (presets name two: profile and final)."""
+
+    n_layer: int
+    n_head: int
+    n_embd: int
+    ffn: int
+    dropout: float = 0.0
 
 
 @dataclass
@@ -42,21 +53,44 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
         self.explicit = False  # plain matmul attention: vmap-able (torch.func has no SDPA batching rule)
+        mask = torch.ones(config.block_size, config.block_size, dtype=torch.bool).tril()
+        self.register_buffer("causal_mask", mask, persistent=False)  # for the explicit path only
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values, each ``(B, heads, T, head size)``."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def _out(self, y: torch.Tensor) -> torch.Tensor:
+        B, _, T, _ = y.shape
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, self.n_embd)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x)
+        T = x.shape[1]
         if self.explicit:
             att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
-            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            mask = self.causal_mask[:T, :T]
             att = F.dropout(att.masked_fill(~mask, float("-inf")).softmax(dim=-1), self.dropout, self.training)
             y = att @ v
         else:
             y = F.scaled_dot_product_attention(
                 q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
             )
-        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+        return self._out(y)
+
+    def attend_after(self, x: torch.Tensor, k_prefix: torch.Tensor, v_prefix: torch.Tensor) -> torch.Tensor:
+        """Attention of suffix rows ``x`` over a shared prefix (all of it) and themselves (causally).
+
+        The prefix keys/values have ``B_p`` rows; suffix row ``r`` continues prefix row ``r % B_p``."""
+        q, k, v = self.qkv(x)
+        reps = x.shape[0] // k_prefix.shape[0]
+        k = torch.cat([k_prefix.repeat(reps, 1, 1, 1), k], dim=2)
+        v = torch.cat([v_prefix.repeat(reps, 1, 1, 1), v], dim=2)
+        S, P = x.shape[1], k_prefix.shape[2]
+        mask = torch.cat([torch.ones(S, P, dtype=torch.bool, device=x.device), self.causal_mask[:S, :S]], dim=1)
+        return self._out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
 
 
 class MLP(nn.Module):
@@ -82,6 +116,14 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
 
+    def forward_after(self, prefix: torch.Tensor, suffix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This block on a shared prefix and the suffix rows that continue it (see ``attend_after``)."""
+        h = self.ln_1(prefix)
+        _, k, v = self.attn.qkv(h)
+        suffix = suffix + self.attn.attend_after(self.ln_1(suffix), k, v)
+        prefix = prefix + self.attn(h)
+        return prefix + self.mlp(self.ln_2(prefix)), suffix + self.mlp(self.ln_2(suffix))
+
 
 class GPT(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
@@ -89,13 +131,14 @@ class GPT(nn.Module):
         self.config = config
         self.wte = nn.Embedding(config.vocab_size + 1, config.n_embd)  # + separator
         self.wpe = nn.Embedding(config.block_size, config.n_embd)
-        # Target-index embeddings (index `length` = none, a zero vector): `wie` tells each step
-        # which canonical position it emits next; `wce` tells each emitted token which position it
-        # holds (the previous step's target index), so earlier states can be found by content.
-        self.wie = self.wce = None
+        # Target-index embeddings (index `length` = none, a zero vector): `next_index_emb` tells
+        # each step which canonical position it emits next; `held_index_emb` tells each emitted
+        # token which position it holds (the previous step's target index), so earlier states
+        # can be found by content.
+        self.next_index_emb = self.held_index_emb = None
         if config.target_index:
-            self.wie = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
-            self.wce = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
+            self.next_index_emb = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
+            self.held_index_emb = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
@@ -139,9 +182,9 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
         pos = torch.arange(T, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
-        if self.wie is not None and target_index is not None:
+        if self.next_index_emb is not None and target_index is not None:
             current = F.pad(target_index[:, :-1], (1, 0), value=self.config.length)
-            x = x + self.wie(target_index) + self.wce(current)
+            x = x + self.next_index_emb(target_index) + self.held_index_emb(current)
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)
@@ -150,3 +193,27 @@ class GPT(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-1)
         return logits, loss
+
+    def forward_shared_prefix(
+        self, prefix: torch.Tensor, suffix: torch.Tensor, target_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits ``(B, S, vocab)`` of the suffix positions of the sequences ``prefix + suffix``,
+        where ``B = k * B_p`` suffix rows share ``B_p`` prefix rows (row ``r`` continues prefix row
+        ``r % B_p``) and the prefix carries no target index (the task input ``x``).
+
+        Same logits as :meth:`forward` on the concatenated sequences, but the prefix is computed
+        once per prefix row instead of once per suffix row: scoring ``T`` orders on the same
+        validation inputs then costs about half as much."""
+        P, S = prefix.shape[1], suffix.shape[1]
+        if P + S > self.config.block_size:
+            raise ValueError(f"sequence of length {P + S} exceeds block_size {self.config.block_size}")
+        device = prefix.device
+        x_p = self.wte(prefix) + self.wpe(torch.arange(P, device=device))
+        x_s = self.wte(suffix) + self.wpe(torch.arange(P, P + S, device=device))
+        if self.next_index_emb is not None and target_index is not None:
+            held = F.pad(target_index[:, :-1], (1, 0), value=self.config.length)
+            x_s = x_s + self.next_index_emb(target_index) + self.held_index_emb(held)
+        x_p, x_s = self.drop(x_p), self.drop(x_s)
+        for block in self.blocks:
+            x_p, x_s = block.forward_after(x_p, x_s)
+        return self.lm_head(self.ln_f(x_s))

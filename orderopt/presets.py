@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orderopt.engine import TrainConfig
 from orderopt.errors import ConfigError
-from orderopt.training import TrainConfig
+from orderopt.model import ModelShape
 
 __all__ = ["ModelShape", "Preset", "PRESETS", "get_preset"]
 
 
 @dataclass(frozen=True)
-class ModelShape:
-    n_layer: int
-    n_head: int
-    n_embd: int
-    ffn: int
-    dropout: float = 0.0
-
-
-@dataclass(frozen=True)
 class Preset:
+    """A named pair of models and their training: the profile model scores orders in short runs,
+    the final model verifies an order by full training."""
+
     name: str
     profile_model: ModelShape
     profile_train: TrainConfig

@@ -19,7 +19,6 @@ orders: they leave the mixture and keep their last score (successive halving ins
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,29 +27,32 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from orderopt.errors import ConfigError, InvalidOrderError
-from orderopt.model import GPT
-from orderopt.orders import Order, format_order, validate_order
-from orderopt.tasks import Splits, Task
-from orderopt.training import (
+from orderopt.engine import (
     BatchStream,
+    DeviceSplits,
     TrainConfig,
-    _optimizer,
     autocast,
     checkpoint_steps,
-    lr_at,
     make_batch,
     make_model,
+    make_optimizer,
     optimizer_step,
     pick_device,
     seed_everything,
-    sequence_losses,
+    set_lr,
+    target_losses,
 )
+from orderopt.errors import ConfigError, InvalidOrderError
+from orderopt.model import GPT, ModelShape
+from orderopt.orders import Order, format_order, validate_order
+from orderopt.tasks import Splits, Task
 
-__all__ = ["ProfileConfig", "ProfileResult", "profile", "MODES", "SIGNALS", "CheckpointHook"]
+__all__ = ["ProfileConfig", "ProfileResult", "profile", "config_from_preset", "MODES", "SIGNALS", "VALIDATIONS",
+           "CheckpointHook"]
 
-MODES = ("mixture", "separate", "batched")
 SIGNALS = ("index", "none")
+# How the mixture scores its orders at a checkpoint (see ``_Validator``):
+VALIDATIONS = ("halving", "full")
 
 # hook(step, {order: current validation loss of every active order}) -> orders to drop
 CheckpointHook = Callable[[int, dict[Order, float]], Iterable[Sequence[int]] | None]
@@ -58,29 +60,44 @@ CheckpointHook = Callable[[int, dict[Order, float]], Iterable[Sequence[int]] | N
 
 @dataclass
 class ProfileConfig:
-    """A profiling run. ``train`` and ``model`` come from a preset's profile model by default;
-    ``val_per_order`` validation samples (the same for every order) score each order."""
+    """A profiling run. ``train`` and ``model`` come from a preset's profile model by default.
+
+    Every order is scored on the same validation samples. ``validation`` sets how many
+    (mixture mode): ``"full"`` scores every active order on all ``val_per_order`` samples at
+    every checkpoint; ``"halving"`` (default) scores them on the first ``screen_samples`` at the
+    checkpoints before the last, and at the last checkpoint screens all of them on those samples
+    and scores the best quarter (at least ``finalists``) on all ``val_per_order``. With few
+    orders both give the same scores (see ``_Validator``)."""
 
     train: TrainConfig
-    model: object  # presets.ModelShape
+    model: ModelShape
     mode: str = "mixture"
     signal: str = "index"
     val_per_order: int = 128
+    validation: str = "halving"
+    screen_samples: int = 16
+    finalists: int = 32
     eval_batch_rows: int = 8192
 
     def check(self) -> ProfileConfig:
+        """Raise :class:`ConfigError` for settings no run can use."""
         if self.mode not in MODES:
             raise ConfigError(f"unknown profiling mode {self.mode!r}; use one of {', '.join(MODES)}")
         if self.signal not in SIGNALS:
             raise ConfigError(f"unknown signal {self.signal!r}; use one of {', '.join(SIGNALS)}")
-        if self.val_per_order < 1:
-            raise ConfigError(f"val_per_order must be >= 1, got {self.val_per_order}")
+        if self.validation not in VALIDATIONS:
+            raise ConfigError(f"unknown validation scheme {self.validation!r}; use one of {', '.join(VALIDATIONS)}")
+        for name in ("val_per_order", "screen_samples", "finalists", "eval_batch_rows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         self.train.check()
         return self
 
 
 @dataclass
 class ProfileResult:
+    """Scores of one profiling run, in the order the candidates were given."""
+
     orders: list[Order]
     scores: np.ndarray  # (T,) last validation loss of each order (lower = friendlier)
     steps: list[int]  # checkpoint steps
@@ -89,6 +106,10 @@ class ProfileResult:
     seconds: float = 0.0
     mode: str = "mixture"
     device: str = "cpu"
+    # (T, L) loss of each canonical target y_i under each order, from the order's last scoring
+    position_scores: np.ndarray | None = None
+    samples: np.ndarray | None = None  # (T,) validation samples behind each score
+    train_seconds: float = 0.0  # of ``seconds``, time spent in training steps
 
     def ranking(self) -> list[tuple[int, Order, float]]:
         """``(rank, order, score)`` best first; ties broken by the order itself."""
@@ -96,6 +117,7 @@ class ProfileResult:
         return [(r + 1, self.orders[i], float(self.scores[i])) for r, i in enumerate(idx)]
 
     def rank_of(self, order: Sequence[int]) -> int:
+        """1-based rank of ``order`` in :meth:`ranking`."""
         order = tuple(order)
         for rank, o, _ in self.ranking():
             if o == order:
@@ -103,6 +125,7 @@ class ProfileResult:
         raise InvalidOrderError(f"order {format_order(order)} was not profiled")
 
     def score_of(self, order: Sequence[int]) -> float:
+        """The score of ``order``."""
         return float(self.scores[self.orders.index(tuple(order))])
 
 
@@ -120,100 +143,119 @@ def _check_orders(task: Task, orders: Sequence[Sequence[int]]) -> list[Order]:
     return checked
 
 
-class _Data:
-    """Tensors of one split on the device; validation rows fixed for every order."""
-
-    def __init__(self, splits: Splits, val_per_order: int, device: torch.device) -> None:
-        self.x_tr = torch.as_tensor(splits.x_train, device=device)
-        self.y_tr = torch.as_tensor(splits.y_train, device=device)
-        v = min(val_per_order, len(splits.x_val))
-        self.x_va = torch.as_tensor(splits.x_val[:v], device=device)
-        self.y_va = torch.as_tensor(splits.y_val[:v], device=device)
-
-
 @dataclass
-class _Run:
-    """What every mode tracks: checkpoints, per-order curves and scores, drops."""
+class _RunLog:
+    """What every mode records: checkpoints, per-order curves, scores, position scores and drops."""
 
     orders: list[Order]
-    config: ProfileConfig
     device: torch.device
-    data: _Data
+    data: DeviceSplits
     total: int
-    marks: list[int]
+    checkpoints: list[int]
     curves: np.ndarray
     scores: np.ndarray
+    positions: np.ndarray
+    samples: np.ndarray
     dropped_at: dict[Order, int] = field(default_factory=dict)
     start: float = field(default_factory=time.perf_counter)
+    train_seconds: float = 0.0
 
     @classmethod
-    def create(cls, orders: list[Order], config: ProfileConfig, splits: Splits) -> _Run:
+    def create(cls, orders: list[Order], config: ProfileConfig, splits: Splits) -> _RunLog:
         tc = config.train
         device = pick_device(tc.device)
         total = tc.total_steps()
-        marks = checkpoint_steps(total, tc.checkpoints)
-        shape = (len(marks), len(orders))
-        return cls(orders, config, device, _Data(splits, config.val_per_order, device), total, marks,
-                   np.full(shape, np.nan), np.full(len(orders), np.nan))
+        checkpoints = checkpoint_steps(total, tc.checkpoints)
+        T, L = len(orders), len(orders[0])
+        return cls(orders, device, DeviceSplits(splits, device, n_val=config.val_per_order), total, checkpoints,
+                   np.full((len(checkpoints), T), np.nan), np.full(T, np.nan), np.full((T, L), np.nan),
+                   np.zeros(T, dtype=np.int64))
 
-    def record(self, mark: int, losses: dict[int, float]) -> None:
-        c = self.marks.index(mark)
-        for i, v in losses.items():
-            self.curves[c, i] = self.scores[i] = v
+    def record(self, step: int, scored: dict[int, _Score]) -> None:
+        c = self.checkpoints.index(step)
+        for i, s in scored.items():
+            self.curves[c, i] = self.scores[i] = s.loss
+            self.positions[i] = s.positions
+            self.samples[i] = s.samples
 
     def result(self, mode: str) -> ProfileResult:
-        return ProfileResult(self.orders, self.scores, self.marks, self.curves, self.dropped_at,
-                             time.perf_counter() - self.start, mode, str(self.device))
+        return ProfileResult(self.orders, self.scores, self.checkpoints, self.curves, self.dropped_at,
+                             time.perf_counter() - self.start, mode, str(self.device), self.positions,
+                             self.samples, self.train_seconds)
 
 
-@torch.no_grad()
-def _validation_losses(model: GPT, data: _Data, orders_t: torch.Tensor, active: list[int], rows: int,
-                       device: torch.device) -> dict[int, float]:
-    """Mean validation loss of each active order: all (order, sample) pairs, batched."""
-    model.eval()
-    V = len(data.x_va)
-    per_chunk = max(1, rows // V)  # orders per forward pass
-    out: dict[int, float] = {}
-    for start in range(0, len(active), per_chunk):
-        ids = active[start:start + per_chunk]
-        k = len(ids)
-        x = data.x_va.repeat(k, 1)
-        y = data.y_va.repeat(k, 1)
-        o = orders_t[torch.as_tensor(ids, device=device)].repeat_interleave(V, dim=0)
-        with autocast(device):
-            losses = sequence_losses(model, x, y, o).view(k, V).mean(dim=1)
-        out.update(zip(ids, losses.float().cpu().tolist()))
-    model.train()
-    return out
+@dataclass
+class _Score:
+    loss: float  # mean cross-entropy per target token
+    positions: np.ndarray  # (L,) mean loss of each canonical target y_i
+    samples: int
 
 
-class _Balancer:
-    """Assigns one active order to every training sample, balanced, re-drawn each epoch."""
+class _Validator:
+    """Scores active orders on the shared validation samples; the cost follows what the ranking needs.
 
-    def __init__(self, n: int, rng: np.random.Generator) -> None:
-        self.n, self.rng = n, rng
-        self.cursor = n  # forces a new epoch on first use
+    Every (order, sample) pair is one forward pass, so scoring T orders on V samples costs T*V
+    sequences: at T = 1024 and six checkpoints that is several times the training run itself.
+    ``halving`` therefore screens orders on a few samples wherever nothing final is decided and
+    spends the full sample budget only on the orders that can still end up on top."""
 
-    def new_epoch(self, active: list[int]) -> None:
-        self.perm = self.rng.permutation(self.n)
-        self.assign = self._balanced(active, self.n)
-        self.cursor = 0
+    def __init__(self, model: GPT, data: DeviceSplits, orders_t: torch.Tensor, config: ProfileConfig) -> None:
+        self.model, self.data, self.orders_t = model, data, orders_t
+        self.scheme, self.rows = config.validation, config.eval_batch_rows
+        self.V = len(data.x_val)
+        self.screen = min(config.screen_samples, self.V)
+        self.finalists = config.finalists
+        L = orders_t.shape[1]
+        self.inverse = torch.argsort(orders_t, dim=1)  # generation position of each canonical target
+        self.sums = np.zeros((len(orders_t), L))  # per-position loss sums of the current checkpoint
+        self.counts = np.zeros(len(orders_t), dtype=np.int64)
 
-    def _balanced(self, active: list[int], size: int) -> np.ndarray:
-        reps = np.tile(np.asarray(active), math.ceil(size / len(active)))[:size]
-        return self.rng.permutation(reps)
+    @torch.no_grad()
+    def _add(self, ids: list[int], lo: int, hi: int) -> None:
+        """Add the per-position loss sums of samples ``lo..hi-1`` under orders ``ids``."""
+        self.model.eval()
+        x_va, y_va = self.data.x_val[lo:hi], self.data.y_val[lo:hi]
+        n = hi - lo
+        per_chunk = max(1, self.rows // n)  # orders per forward pass
+        device = self.data.device
+        for start in range(0, len(ids), per_chunk):
+            chunk = ids[start:start + per_chunk]
+            k = len(chunk)
+            idx = torch.as_tensor(chunk, device=device)
+            orders = self.orders_t[idx].repeat_interleave(n, dim=0)
+            inp, labels, tidx = make_batch(x_va.repeat(k, 1), y_va.repeat(k, 1), orders, self.model.config.vocab_size)
+            n_in = x_va.shape[1]
+            with autocast(device):  # the input x is the same under every order: computed once per sample
+                logits = self.model.forward_shared_prefix(x_va, inp[:, n_in:], tidx[:, n_in:])
+            per_pos = target_losses(logits, labels[:, n_in:], 0).view(k, n, -1).sum(dim=1)  # generation order
+            canonical = torch.gather(per_pos, 1, self.inverse[idx])
+            self.sums[chunk] += canonical.double().cpu().numpy()
+            self.counts[chunk] += n
+        self.model.train()
 
-    def redraw_rest(self, active: list[int]) -> None:
-        rest = self.n - self.cursor
-        if rest > 0:
-            self.assign[self.cursor:] = self._balanced(active, rest)
-
-    def batch(self, size: int, active: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        if self.cursor + size > self.n:
-            self.new_epoch(active)
-        sl = slice(self.cursor, self.cursor + size)
-        self.cursor += size
-        return self.perm[sl], self.assign[sl]
+    def score(self, active: list[int], final: bool) -> dict[int, _Score]:
+        """Scores of the active orders at a checkpoint (the last one when ``final``)."""
+        self.sums[active] = 0.0
+        self.counts[active] = 0
+        if self.scheme == "full" or self.screen >= self.V:
+            self._add(active, 0, self.V)
+        elif not final:
+            self._add(active, 0, self.screen)
+        else:
+            self._add(active, 0, self.screen)
+            keep = max(self.finalists, -(-len(active) // 4))
+            if keep < len(active):
+                means = self.sums[active].sum(axis=1) / self.counts[active]
+                ranked = sorted(range(len(active)), key=lambda j: (means[j], j))
+                finalists = sorted(active[j] for j in ranked[:keep])
+            else:
+                finalists = active
+            self._add(finalists, self.screen, self.V)
+        out = {}
+        for i in active:
+            positions = self.sums[i] / self.counts[i]
+            out[i] = _Score(float(positions.mean()), positions, int(self.counts[i]))
+        return out
 
 
 def _apply_drops(hook: CheckpointHook | None, step: int, losses: dict[int, float], orders: list[Order],
@@ -237,95 +279,101 @@ def _apply_drops(hook: CheckpointHook | None, step: int, losses: dict[int, float
 def _train_mixture(task: Task, orders: list[Order], config: ProfileConfig, splits: Splits,
                    hook: CheckpointHook | None, progress: bool) -> ProfileResult:
     tc = config.train
-    run = _Run.create(orders, config, splits)
-    device, data = run.device, run.data
+    log = _RunLog.create(orders, config, splits)
+    device, data = log.device, log.data
     seed_everything(tc.seed)
     model = make_model(task, config.model, target_index=config.signal == "index").to(device)
-    opt = _optimizer(model, tc, device)
+    opt = make_optimizer(model.parameters(), tc, device)
     orders_t = torch.as_tensor(orders, device=device)
+    validator = _Validator(model, data, orders_t, config)
     active = list(range(len(orders)))
-    balancer = _Balancer(len(data.x_tr), np.random.default_rng([tc.seed, 0xBA7C]))
-    bar = tqdm(total=run.total, desc=f"profile {len(orders)} orders (mixture)", disable=not progress, leave=False)
+    stream = BatchStream(len(data.x_train), tc.batch_size, tc.seed, active=active)
+    bar = tqdm(total=log.total, desc=f"profile {len(orders)} orders (mixture)", disable=not progress, leave=False)
     model.train()
-    for step in range(run.total):
-        rows, assign = balancer.batch(tc.batch_size, active)
+    for step in range(log.total):
+        tick = time.perf_counter()
+        rows, assign = stream.next_with_orders()
         rows_t = torch.as_tensor(rows, device=device)
-        batch = make_batch(data.x_tr[rows_t], data.y_tr[rows_t], orders_t[torch.as_tensor(assign, device=device)],
+        batch = make_batch(data.x_train[rows_t], data.y_train[rows_t], orders_t[torch.as_tensor(assign, device=device)],
                            task.vocab_size)
-        optimizer_step(model, opt, tc, step, run.total, batch, device)
+        optimizer_step(model, opt, tc, step, log.total, batch, device)
+        log.train_seconds += time.perf_counter() - tick
         bar.update(1)
-        if step + 1 in run.marks:
-            losses = _validation_losses(model, data, orders_t, active, config.eval_batch_rows, device)
-            run.record(step + 1, losses)
+        if step + 1 in log.checkpoints:
+            scored = validator.score(active, final=step + 1 == log.total)
+            log.record(step + 1, scored)
+            losses = {i: s.loss for i, s in scored.items()}
             bar.set_postfix(active=len(active), best=f"{min(losses.values()):.3f}")
-            new_active = _apply_drops(hook, step + 1, losses, orders, active, run.dropped_at)
-            if not new_active:
+            remaining = _apply_drops(hook, step + 1, losses, orders, active, log.dropped_at)
+            if not remaining:
                 break
-            if new_active != active:
-                active = new_active
-                balancer.redraw_rest(active)
+            if remaining != active:
+                active = remaining
+                stream.set_active(active)
     bar.close()
-    return run.result("mixture")
+    return log.result("mixture")
 
 
 def _train_separate(task: Task, orders: list[Order], config: ProfileConfig, splits: Splits,
                     hook: CheckpointHook | None, progress: bool) -> ProfileResult:
     """One run per order; all runs share data, seed and checkpoints. The hook sees every active
     order's loss at a checkpoint once all runs reached it, so runs advance checkpoint by checkpoint."""
-    run = _Run.create(orders, config, splits)
+    log = _RunLog.create(orders, config, splits)
     active = list(range(len(orders)))
-    bar = tqdm(total=run.total * len(orders), desc=f"profile {len(orders)} orders (separate)",
+    bar = tqdm(total=log.total * len(orders), desc=f"profile {len(orders)} orders (separate)",
                disable=not progress, leave=False)
     if hook is None:  # no drops: one run at a time, so memory does not grow with the number of orders
         for i in active:
-            single = _SingleRun(task, orders[i], config, run.data, run.device)
-            for mark in run.marks:
+            single = _SingleRun(task, orders[i], config, log)
+            for mark in log.checkpoints:
                 single.advance(mark)
-                run.record(mark, {i: single.validation()})
-            bar.update(run.total)
+                log.record(mark, {i: single.validation()})
+            bar.update(log.total)
     else:
-        singles = [_SingleRun(task, o, config, run.data, run.device) for o in orders]
+        singles = [_SingleRun(task, o, config, log) for o in orders]
         done_steps = 0
-        for mark in run.marks:
-            losses = {}
+        for mark in log.checkpoints:
+            scored = {}
             for i in active:
                 singles[i].advance(mark)
-                losses[i] = singles[i].validation()
+                scored[i] = singles[i].validation()
                 bar.update(mark - done_steps)
-            run.record(mark, losses)
+            log.record(mark, scored)
             done_steps = mark
-            active = _apply_drops(hook, mark, losses, orders, active, run.dropped_at)
+            active = _apply_drops(hook, mark, {i: s.loss for i, s in scored.items()}, orders, active, log.dropped_at)
             if not active:
                 break
     bar.close()
-    return run.result("separate")
+    return log.result("separate")
 
 
 class _SingleRun:
     """Resumable training of one model on one order (for ``separate`` mode)."""
 
-    def __init__(self, task: Task, order: Order, config: ProfileConfig, data: _Data, device: torch.device) -> None:
+    def __init__(self, task: Task, order: Order, config: ProfileConfig, log: _RunLog) -> None:
         tc = config.train
         seed_everything(tc.seed)
-        self.model = make_model(task, config.model, target_index=False).to(device)
-        self.opt = _optimizer(self.model, tc, device)
-        self.config, self.data, self.device = config, data, device
-        self.order_t = torch.as_tensor(order, device=device)
-        self.stream = BatchStream(len(data.x_tr), tc.batch_size, tc.seed)
-        self.step, self.total, self.sep = 0, tc.total_steps(), task.vocab_size
+        self.model = make_model(task, config.model, target_index=False).to(log.device)
+        self.opt = make_optimizer(self.model.parameters(), tc, log.device)
+        self.config, self.log = config, log
+        self.order_t = torch.as_tensor(order, device=log.device)
+        self.validator = _Validator(self.model, log.data, self.order_t.unsqueeze(0), replace(config, validation="full"))
+        self.stream = BatchStream(len(log.data.x_train), tc.batch_size, tc.seed)
+        self.step, self.sep = 0, task.vocab_size
 
     def advance(self, until: int) -> None:
+        tick = time.perf_counter()
         self.model.train()
+        data = self.log.data
         while self.step < until:
-            idx = torch.as_tensor(self.stream.next(), device=self.device)
-            batch = make_batch(self.data.x_tr[idx], self.data.y_tr[idx], self.order_t, self.sep)
-            optimizer_step(self.model, self.opt, self.config.train, self.step, self.total, batch, self.device)
+            idx = torch.as_tensor(self.stream.next(), device=self.log.device)
+            batch = make_batch(data.x_train[idx], data.y_train[idx], self.order_t, self.sep)
+            optimizer_step(self.model, self.opt, self.config.train, self.step, self.log.total, batch, self.log.device)
             self.step += 1
+        self.log.train_seconds += time.perf_counter() - tick
 
-    def validation(self) -> float:
-        losses = _validation_losses(self.model, self.data, self.order_t.unsqueeze(0), [0],
-                                    self.config.eval_batch_rows, self.device)
-        return losses[0]
+    def validation(self) -> _Score:
+        return self.validator.score([0], final=True)[0]
 
 
 def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, splits: Splits,
@@ -334,8 +382,8 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
     from torch.func import functional_call, stack_module_state, vmap
 
     tc = config.train
-    run = _Run.create(orders, config, splits)
-    device, data, total = run.device, run.data, run.total
+    log = _RunLog.create(orders, config, splits)
+    device, data, total = log.device, log.data, log.total
     models = []
     for _ in orders:  # identical initialisation to `separate` (same seed for each run)
         seed_everything(tc.seed)
@@ -343,13 +391,9 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
     base = copy.deepcopy(models[0]).to("meta").use_explicit_attention()
     params, buffers = stack_module_state(models)
     params = {k: torch.nn.Parameter(v) for k, v in params.items()}
-    decay = [p for p in params.values() if p.dim() >= 3]  # stacked matrices
-    no_decay = [p for p in params.values() if p.dim() < 3]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=tc.betas)
+    opt = make_optimizer(params.values(), tc, device, matrix_dim=3)  # stacked matrices have 3 dims
     orders_t = torch.as_tensor(orders, device=device)
     sep = task.vocab_size
-    n_in = task.input_length
 
     def per_model_loss(p, b, x, y, order):
         inp, labels, tidx = make_batch(x, y, order, sep)
@@ -357,16 +401,16 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
         return loss
 
     batched_loss = vmap(per_model_loss, in_dims=(0, 0, None, None, 0), randomness="different")
-    stream = BatchStream(len(data.x_tr), tc.batch_size, tc.seed)
+    stream = BatchStream(len(data.x_train), tc.batch_size, tc.seed)
     active = list(range(len(orders)))
     mask = torch.ones(len(orders), device=device)
     bar = tqdm(total=total, desc=f"profile {len(orders)} orders (batched)", disable=not progress, leave=False)
     for step in range(total):
+        tick = time.perf_counter()
         idx = torch.as_tensor(stream.next(), device=device)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, tc, total)
+        set_lr(opt, step, tc, total)
         with autocast(device):
-            losses = batched_loss(params, buffers, data.x_tr[idx], data.y_tr[idx], orders_t)
+            losses = batched_loss(params, buffers, data.x_train[idx], data.y_train[idx], orders_t)
         opt.zero_grad(set_to_none=True)
         (losses * mask).sum().backward()
         if tc.grad_clip:  # per-model clipping, as in `separate`
@@ -376,38 +420,48 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
                 if p.grad is not None:
                     p.grad.mul_(factor.view(-1, *([1] * (p.dim() - 1))))
         opt.step()
+        log.train_seconds += time.perf_counter() - tick
         bar.update(1)
-        if step + 1 in run.marks:
+        if step + 1 in log.checkpoints:
             with torch.no_grad():
-                vals = _batched_validation(base, params, buffers, data, orders_t, sep, n_in, device)
-            losses_d = {i: float(vals[i]) for i in active}
-            run.record(step + 1, losses_d)
-            active = _apply_drops(hook, step + 1, losses_d, orders, active, run.dropped_at)
+                scored = _batched_validation(base, params, buffers, data, orders_t, sep, device)
+            scored = {i: scored[i] for i in active}
+            log.record(step + 1, scored)
+            active = _apply_drops(hook, step + 1, {i: s.loss for i, s in scored.items()}, orders, active,
+                                  log.dropped_at)
             mask.zero_()
             mask[active] = 1.0  # dropped models stop learning (their score stays)
             if not active:
                 break
     bar.close()
-    return run.result("batched")
+    return log.result("batched")
 
 
-def _batched_validation(base, params, buffers, data: _Data, orders_t, sep, n_in, device) -> torch.Tensor:
+def _batched_validation(base: GPT, params, buffers, data: DeviceSplits, orders_t: torch.Tensor, sep: int,
+                        device: torch.device) -> list[_Score]:
     from torch.func import functional_call, vmap
 
-    def per_model(p, b, order):
-        inp, labels, tidx = make_batch(data.x_va, data.y_va, order, sep)
-        logits, _ = functional_call(base, (p, b), (inp, None, tidx))
-        ce = torch.nn.functional.cross_entropy(
-            logits[:, n_in:].float().flatten(0, 1), labels[:, n_in:].flatten(), reduction="mean"
-        )
-        return ce
+    n_in = data.x_val.shape[1]
 
-    for m in (base,):
-        m.eval()
+    def per_model(p, b, order):
+        inp, labels, tidx = make_batch(data.x_val, data.y_val, order, sep)
+        logits, _ = functional_call(base, (p, b), (inp, None, tidx))
+        return target_losses(logits, labels, n_in).mean(dim=0)  # (L,) generation order
+
+    base.eval()
     with autocast(device):
-        out = vmap(per_model, in_dims=(0, 0, 0), randomness="different")(params, buffers, orders_t)
+        per_pos = vmap(per_model, in_dims=(0, 0, 0), randomness="different")(params, buffers, orders_t)
     base.train()
-    return out.float().cpu()
+    canonical = torch.gather(per_pos.float(), 1, torch.argsort(orders_t, dim=1)).double().cpu().numpy()
+    V = len(data.x_val)
+    return [_Score(float(row.mean()), row, V) for row in canonical]
+
+
+MODES: dict[str, Callable[..., ProfileResult]] = {
+    "mixture": _train_mixture,
+    "separate": _train_separate,
+    "batched": _train_batched,
+}
 
 
 def profile(
@@ -424,13 +478,15 @@ def profile(
     checked = _check_orders(task, orders)
     tc = config.train
     splits = splits or task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed)
-    run = {"mixture": _train_mixture, "separate": _train_separate, "batched": _train_batched}[config.mode]
-    return run(task, checked, config, splits, on_checkpoint, progress)
+    return MODES[config.mode](task, checked, config, splits, on_checkpoint, progress)
+
+
+_OWN_FIELDS = ("mode", "signal", "val_per_order", "validation", "screen_samples", "finalists", "eval_batch_rows")
 
 
 def config_from_preset(preset, **overrides) -> ProfileConfig:
-    """A :class:`ProfileConfig` from a preset's profile model, with keyword overrides
-    (``mode``, ``signal``, ``val_per_order`` or any :class:`TrainConfig` field)."""
-    own = {k: overrides.pop(k) for k in ("mode", "signal", "val_per_order", "eval_batch_rows") if k in overrides}
+    """A :class:`ProfileConfig` from a preset's profile model, with keyword overrides (any
+    :class:`ProfileConfig` or :class:`~orderopt.engine.TrainConfig` field; ``None`` = keep)."""
+    own = {k: overrides.pop(k) for k in _OWN_FIELDS if k in overrides}
     train = replace(preset.profile_train, **{k: v for k, v in overrides.items() if v is not None})
     return ProfileConfig(train=train, model=preset.profile_model, **{k: v for k, v in own.items() if v is not None})

@@ -7,6 +7,7 @@ plotly cards that optuna-dashboard shows on the study page; it overwrites the pr
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.errors import ConfigError
 from orderopt.orders import Order, format_order
+from orderopt.samplers import trial_score
 from orderopt.studies import VerifyRow, best_orders, read_spec, read_verification
+from orderopt.studies._search import RUN_ATTR
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["StageSummary", "stage_history", "format_report", "markdown_note", "figures", "publish", "save_plot"]
+__all__ = ["StageSummary", "stage_history", "tournament_table", "format_report", "markdown_note", "figures", "publish",
+           "save_plot"]
 
 SCORES_CARD = "orderopt-profile-scores"
 VERIFY_CARD = "orderopt-verification"
@@ -30,44 +34,56 @@ VERIFY_CARD = "orderopt-verification"
 
 @dataclass
 class StageSummary:
-    """One (stage, round) of the search: how many orders it profiled and the best of them."""
+    """One round of the search (one mixture run, or one stage of one-by-one trials): how many
+    orders it profiled, how many of them were references, and the best of them."""
 
     stage: str
     round: int | None
     first_trial: int
     trials: int
     pruned: int
-    scores: list[float]
+    references: int
+    scores: list[float]  # comparable scores
     best_score: float | None
     best_order: Order | None
 
 
-def trial_score(trial: FrozenTrial) -> float | None:
-    """The profile score of a trial: its value, or for a pruned trial its last reported loss."""
-    if trial.state == TrialState.COMPLETE:
-        return float(trial.value)
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        return float(trial.intermediate_values[max(trial.intermediate_values)])
-    return None
+def _round_key(t: FrozenTrial) -> tuple:
+    run = t.system_attrs.get(RUN_ATTR)
+    stage = t.system_attrs.get("orderopt:stage", t.user_attrs.get("stage", "?"))
+    index = t.system_attrs.get("orderopt:round", t.user_attrs.get("round"))
+    return (str(stage), index, run)
 
 
 def stage_history(study: optuna.Study) -> list[StageSummary]:
-    """Scored trials grouped by (stage, round), in the order the search ran them."""
-    groups: dict[tuple[str, int | None], list[FrozenTrial]] = defaultdict(list)
+    """Scored trials grouped by round, in the order the search ran them."""
+    groups: dict[tuple, list[FrozenTrial]] = defaultdict(list)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         if "order" in t.user_attrs:
-            groups[(str(t.user_attrs.get("stage", "?")), t.user_attrs.get("round"))].append(t)
+            groups[_round_key(t)].append(t)
     out = []
-    for (stage, rnd), trials in groups.items():
+    for (stage, rnd, _), trials in groups.items():
         scored = [(trial_score(t), t) for t in trials]
         scored = [(s, t) for s, t in scored if s is not None]
         best = min(scored, key=lambda st: (st[0], st[1].number)) if scored else None
         out.append(StageSummary(
             stage, rnd, min(t.number for t in trials), len(trials),
-            sum(t.state == TrialState.PRUNED for t in trials), [s for s, _ in scored],
-            best[0] if best else None, tuple(best[1].user_attrs["order"]) if best else None,
+            sum(t.state == TrialState.PRUNED for t in trials),
+            sum(t.system_attrs.get("orderopt:role") in ("reference", "tournament") for t in trials),
+            [s for s, _ in scored], best[0] if best else None, tuple(best[1].user_attrs["order"]) if best else None,
         ))
     return sorted(out, key=lambda s: s.first_trial)
+
+
+def tournament_table(study: optuna.Study) -> list[tuple[Order, list[float], float]]:
+    """``(order, scores in the tournament runs, mean)`` of every tournament entrant, best first
+    (the geometric mean, as found #1 is chosen)."""
+    runs: dict[Order, list[float]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if str(t.system_attrs.get("orderopt:stage", "")).startswith("tournament") and "order" in t.user_attrs:
+            runs[tuple(t.user_attrs["order"])].append(float(trial_score(t)))
+    rows = [(o, v, float(math.exp(sum(math.log(x) for x in v) / len(v)))) for o, v in runs.items()]
+    return sorted(rows, key=lambda r: (r[2], r[0]))
 
 
 def _header(study: optuna.Study) -> str:
@@ -100,22 +116,38 @@ def _table(head: list[str], rows: list[list[str]], markdown: bool) -> str:
 def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, str]]:
     best = best_orders(study, top)
     history = stage_history(study)
+    tournament = tournament_table(study)
     verification = read_verification(study)
-    out = [("best orders (lowest profile score = friendliest)", _table(
+    out = [("best orders (lowest score = friendliest; scores on the study's common scale, see below)", _table(
         ["rank", "trial", "score", "order"],
         [[str(i), str(n), _fmt(s), format_order(o)] for i, (o, s, n) in enumerate(best, 1)], markdown)
         if best else "no completed trial yet")]
-    out.append(("stage by stage", _table(
-        ["stage", "round", "orders", "pruned", "best score", "best order"],
-        [[h.stage, "-" if h.round is None else str(h.round), str(h.trials), str(h.pruned), _fmt(h.best_score),
-          format_order(h.best_order) if h.best_order else "-"] for h in history], markdown)
-        if history else "no stage has run yet"))
+    if tournament:
+        out.append(("tournament (found #1 = best geometric mean over the runs)", _table(
+            ["rank", "scores per run", "mean", "order"],
+            [[str(i), " / ".join(_fmt(v) for v in vs), _fmt(m), format_order(o)]
+             for i, (o, vs, m) in enumerate(tournament, 1)], markdown)))
+    out.append(("round by round", _table(
+        ["stage", "round", "orders", "references", "pruned", "best score", "best order"],
+        [[h.stage, "-" if h.round is None else str(h.round), str(h.trials), str(h.references), str(h.pruned),
+          _fmt(h.best_score), format_order(h.best_order) if h.best_order else "-"] for h in history], markdown)
+        if history else "no round has run yet"))
     out.append(("verification (full training, exact-match success on the test split)", _table(
         ["order", "success", "profile score", "trial", "sequence"],
         [[r.label, f"{r.success:.3f}", _fmt(r.profile_score), "-" if r.trial is None else str(r.trial),
           format_order(r.order)] for r in verification], markdown)
         if verification else "not verified yet: re-run the search command with --verify"))
     return out
+
+
+SCALE_NOTE = (
+    "Scores are profile losses (validation cross-entropy per target token after a short mixture training). "
+    "Every round also re-profiles the best orders so far (references); a trial's score is its raw loss rescaled "
+    "by how the references did in that round compared with their earlier scores, so rounds share one scale "
+    "(user attrs `raw_score` and `score`). Trial params are the order's Lehmer digits, not meaningful one by "
+    "one: read the order from the trial's `order` attr (the dashboard's importance and slice plots of the "
+    "params do not describe the search)."
+)
 
 
 def format_report(study: optuna.Study, top: int = 10) -> str:
@@ -131,6 +163,7 @@ def markdown_note(study: optuna.Study, top: int = 10) -> str:
     parts = [f"# orderopt search\n\n{_header(study)}"]
     for title, body in _sections(study, top, markdown=True):
         parts.append(f"## {title[0].upper()}{title[1:]}\n\n{body}")
+    parts.append(SCALE_NOTE)
     parts.append("_Written by orderopt; refreshed after every search round, verification and "
                  "`orderopt dashboard` start._")
     return "\n\n".join(parts)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 
 from orderopt.model import GPT, GPTConfig
-from orderopt.training import make_batch
+from orderopt.engine import make_batch
 
 
 def small(target_index=False):
@@ -47,9 +47,9 @@ def test_make_batch_layout():
 
 def test_target_index_embedding_changes_predictions_and_none_is_zero():
     model = small(target_index=True)
-    assert torch.count_nonzero(model.wie.weight[4]) == 0
+    assert torch.count_nonzero(model.next_index_emb.weight[4]) == 0
     idx = torch.randint(0, 7, (1, 8))
     a, _ = model(idx, target_index=torch.tensor([[4, 4, 4, 4, 2, 0, 3, 1]]))
     b, _ = model(idx, target_index=torch.tensor([[4, 4, 4, 4, 1, 0, 3, 2]]))
     assert torch.allclose(a[0, :4], b[0, :4]) and not torch.allclose(a[0, 4], b[0, 4])
-    assert small().wie is None
+    assert small().next_index_emb is None

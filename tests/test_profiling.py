@@ -8,7 +8,7 @@ from orderopt.errors import ConfigError, InvalidOrderError
 from orderopt.orders import identity, random_orders, reverse
 from orderopt.profiling import ProfileConfig, config_from_preset, profile
 from orderopt.tasks import make_task
-from orderopt.training import checkpoint_steps
+from orderopt.engine import checkpoint_steps
 
 TASK = make_task("square", 5)
 ORDERS = [identity(5), reverse(5), *random_orders(5, 6, seed=0, exclude=[identity(5), reverse(5)])]

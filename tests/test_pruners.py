@@ -11,12 +11,13 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def round_of(study, values, stage="global-1", rnd=0, step=10):
-    """Start trials of one stage/round and report ``values`` at ``step``; return the trials."""
+    """Start trials of one stage/round (as the sampler records them) and report ``values`` at
+    ``step``; return the trials."""
     trials = []
     for v in values:
         t = study.ask()
-        t.set_user_attr("stage", stage)
-        t.set_user_attr("round", rnd)
+        study._storage.set_trial_system_attr(t._trial_id, "orderopt:stage", stage)
+        study._storage.set_trial_system_attr(t._trial_id, "orderopt:round", rnd)
         t.report(v, step)
         trials.append(t)
     return trials
@@ -38,6 +39,28 @@ def test_peers_are_the_same_stage_round_and_step():
     assert [t.should_prune() for t in mine] == [False, False]  # only 2 peers at step 10: too few
     third = round_of(study, [0.7], stage="global-2", rnd=1)[0]
     assert third.should_prune() and not mine[0].should_prune()
+
+
+def test_users_own_stage_attrs_do_not_interfere():
+    study = optuna.create_study(pruner=StageRankPruner(fraction=0.5, min_trials=3))
+    trials = round_of(study, [0.1, 0.2, 0.9])
+    for i, t in enumerate(trials):  # a user's attrs of the same names, all different
+        t.set_user_attr("stage", f"mine-{i}")
+        t.set_user_attr("round", i)
+    assert [t.should_prune() for t in trials] == [False, False, True]
+
+
+def test_mixture_run_is_one_group_and_prune_group_follows_the_same_rule():
+    pruner = StageRankPruner(fraction=0.5, min_trials=3, warmup_steps=5)
+    study = optuna.create_study(pruner=pruner)
+    values = [0.3, 0.1, 0.3, 0.2, 0.9, float("nan")]
+    trials = round_of(study, values, step=10)
+    for t in trials:
+        study._storage.set_trial_system_attr(t._trial_id, "orderopt:run", "r1")
+    singles = {i for i, t in enumerate(trials) if t.should_prune()}
+    assert singles == set(pruner.prune_group(dict(enumerate(values)), 10)) == {4, 5}  # ties at the cut stay
+    assert pruner.prune_group({"a": 1.0, "b": 2.0, "c": 3.0}, step=4) == []  # before warmup
+    assert pruner.prune_group({"a": 1.0, "b": 2.0}, step=10) == []  # too few peers
 
 
 def test_finished_trials_count_as_peers_and_warmup():

@@ -15,7 +15,7 @@ from orderopt.cli import main
 from orderopt.errors import ConfigError
 from orderopt.orders import format_order
 from orderopt.report import SCORES_CARD, VERIFY_CARD, figures, format_report, publish, save_plot, stage_history
-from orderopt.studies import create_study, search, verify
+from orderopt.studies import best_orders, create_study, search, verify
 from orderopt.tasks import make_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -25,8 +25,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def searched(tmp_path_factory):
     """A tiny finished search (two global rounds) with a verification table, in SQLite."""
     url = f"sqlite:///{tmp_path_factory.mktemp('report') / 'orderopt.db'}"
-    study = create_study(make_task("square", 5), storage=url, preset="tiny", levels=2, seed=0)
-    search(study, n_trials=12, progress=False)
+    study = create_study(make_task("square", 5), storage=url, preset="tiny", levels=2, seed=0, population=6,
+                         round_size=6, tournament_size=4)
+    search(study, n_trials=16, progress=False)
     verify(study, top=1, baselines=("forward",), n_random=0, progress=False)
     return study, url
 
@@ -35,19 +36,20 @@ def test_stage_history_groups_rounds_in_run_order(searched):
     study, _ = searched
     history = stage_history(study)
     assert [h.stage for h in history][:2] == ["global-1", "global-2"]
-    assert sum(h.trials for h in history) == 12
+    assert sum(h.trials for h in history) == len(study.trials) <= 16  # --n-trials is a strict cap
+    assert history[0].references == 0 and history[1].references == 4  # later rounds re-profile the best
     for h in history:
         assert h.best_score == min(h.scores)
-        assert len(h.scores) == h.trials  # pruned trials are scored by their last loss
+        assert len(h.scores) == h.trials  # pruned trials are scored too (comparable score)
 
 
 def test_text_report_has_best_orders_history_and_verification(searched):
     study, _ = searched
     text = format_report(study)
-    best = study.best_trial
+    order, score, _ = best_orders(study, 1)[0]
     assert f"study {study.study_name}: task square L=5" in text
-    assert format_order(best.user_attrs["order"]) in text and f"{best.value:.4f}" in text
-    assert "stage by stage:" in text and "global-2" in text
+    assert format_order(order) in text and f"{score:.4f}" in text
+    assert "round by round:" in text and "global-2" in text
     assert "found #1" in text and "forward" in text
 
 
@@ -56,7 +58,8 @@ def test_publish_writes_note_and_cards(searched):
     publish(study)
     body = get_note(study)
     assert body.startswith("# orderopt search") and "| rank | trial | score | order |" in body
-    assert format_order(study.best_trial.user_attrs["order"]) in body
+    assert format_order(best_orders(study, 1)[0][0]) in body
+    assert "Lehmer digits" in body and "`order` attr" in body
     cards = figures(study)
     assert set(cards) == {SCORES_CARD, VERIFY_CARD}
     assert [bar for bar in cards[VERIFY_CARD].data[0].x] == ["found #1", "forward"]

@@ -6,7 +6,8 @@ import torch
 
 from orderopt.errors import ConfigError
 from orderopt.tasks import from_callable, make_task
-from orderopt.training import TrainConfig, checkpoint_steps, lr_at, pick_device, success_rate, train, with_overrides
+from orderopt.engine import TrainConfig, checkpoint_steps, lr_at, pick_device
+from orderopt.training import success_rate, train, with_overrides
 
 
 def copy_task(n, rng):

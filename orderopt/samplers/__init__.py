@@ -6,18 +6,26 @@ schedule. Both serve any objective over permutations (generation orders, QAP, sc
 """
 
 from orderopt.samplers._encoding import decode_params, encode_params, layout_sizes, order_param_names, suggest_order
-from orderopt.samplers._hierarchical import HierarchicalOrderSampler, StageStatus
-from orderopt.samplers._schedule import Schedule, Stage, mutate
+from orderopt.samplers._hierarchical import BatchPlan, HierarchicalOrderSampler, StageStatus
+from orderopt.samplers._schedule import SCHEDULE_VERSION, Schedule, ScheduleConfig, Stage, mutate
+from orderopt.samplers._scores import RAW_ATTR, SCORE_ATTR, anchor_factor, trial_score
 
 __all__ = [
+    "BatchPlan",
     "HierarchicalOrderSampler",
+    "RAW_ATTR",
+    "SCHEDULE_VERSION",
+    "SCORE_ATTR",
     "Schedule",
+    "ScheduleConfig",
     "Stage",
     "StageStatus",
+    "anchor_factor",
     "decode_params",
     "encode_params",
     "layout_sizes",
     "mutate",
     "order_param_names",
     "suggest_order",
+    "trial_score",
 ]

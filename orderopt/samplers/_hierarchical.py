@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,28 +18,23 @@ from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.errors import ConfigError, InvalidOrderError
 from orderopt.orders import Order, hierarchical_encode, random_order, validate_order
-from orderopt.samplers._encoding import decode_params, encode_params, order_param_names
+from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
+from orderopt.samplers._encoding import encode_params, layout_attr, order_param_names
+from orderopt.samplers._history import EXPLORE, ROLE_ATTR, ROUND_ATTR, STAGE_ATTR, History, HistoryReader
 from orderopt.samplers._locking import study_lock
-from orderopt.samplers._schedule import Schedule, Stage, mutate
+from orderopt.samplers._schedule import Schedule, ScheduleConfig, Stage, mutate
 
-__all__ = ["HierarchicalOrderSampler", "StageStatus"]
+__all__ = ["HierarchicalOrderSampler", "StageStatus", "BatchPlan", "INIT_MODES"]
 
 _SEED_ATTR = "orderopt:schedule_seed"
+STOP_LOCAL_ATTR = "orderopt:stop_local"  # study system attr: local stages end before this stage index
 INIT_MODES = ("random", "structured")
-
-
-@dataclass
-class _History:
-    results: dict[Order, float] = field(default_factory=dict)  # order -> best loss (lower is better)
-    tried: set[Order] = field(default_factory=set)  # has a result, or is running / waiting
-    pending: list[int] = field(default_factory=list)  # numbers of live trials without an order yet
-    study_orders: list[Order] = field(default_factory=list)  # evaluated orders not proposed by us
-    upto: int = 0  # (cached prefix only) trials 0..upto-1 are finished and included
+CANDIDATE, REFERENCE, TOURNAMENT = "candidate", "reference", "tournament"
 
 
 @dataclass(frozen=True)
 class StageStatus:
-    """Where the schedule stands (for progress bars, mixture rounds and reports)."""
+    """Where the schedule stands (for progress lines, rounds and reports)."""
 
     stage: str
     index: int
@@ -48,21 +44,50 @@ class StageStatus:
     best_order: Order | None
     best_value: float | None
     unexplored: int  # permutations never tried (capped at 10**9)
+    references: tuple[Order, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The orders of one batch (e.g. one mixture profile), claimed for the caller.
+
+    ``roles[i]`` says why ``orders[i]`` is in it: a new ``candidate``, a ``reference``
+    (re-evaluated so the batch's scores can be put on the study's scale; its score before this
+    batch is ``anchors[order]``), a ``tournament`` entrant, or an ``explore`` mutation."""
+
+    stage: str
+    index: int
+    orders: tuple[Order, ...]
+    roles: tuple[str, ...]
+    anchors: dict[Order, float]  # in the study's value space
+
+    @property
+    def references(self) -> tuple[Order, ...]:
+        return tuple(o for o, r in zip(self.orders, self.roles) if r in (REFERENCE, TOURNAMENT))
+
+    @property
+    def candidates(self) -> tuple[Order, ...]:
+        return tuple(o for o, r in zip(self.orders, self.roles) if r not in (REFERENCE, TOURNAMENT))
 
 
 class HierarchicalOrderSampler(BaseSampler):
     """Searches permutations suggested by :func:`~orderopt.samplers.suggest_order` with the
     global-local schedule of Sato, Kawamoto and Kera (arXiv 2506.23875), generalised to any
-    objective: coarse-to-fine block permutations of the incumbents (global), then inner
-    permutations and block moves around the best order (local), then mutations of the elites.
+    objective: coarse-to-fine block permutations of the incumbents (global), then block moves,
+    inner permutations, insertions and swaps around the best orders (local), then mutations of
+    the elites (see :mod:`orderopt.samplers._schedule` for the stages).
 
     All search state is replayed from the study's trials, so several processes sharing one
     storage continue one search. Orders of RUNNING/WAITING trials are never proposed again;
     FAILED trials are ignored (their orders may be proposed again); a PRUNED trial counts with
-    its last reported intermediate value.
+    its last reported intermediate value (or its comparable score, see
+    :mod:`orderopt.samplers._scores`). An order evaluated several times counts with its mean.
+
+    Trials are planned one at a time (``study.optimize``/``ask``), or a whole batch at once with
+    :meth:`batch` for objectives that evaluate many orders together (mixture profiles).
 
     Args:
-        levels: number of global levels ``K``; the population is ``T = (K + 1)!``.
+        levels: number of global levels ``K``.
         init: ``"random"`` or ``"structured"`` (``seed_orders``, default forward and reverse,
             cut into blocks of ``structured_block`` and permuted). Orders already evaluated in
             the study (e.g. enqueued) and ``seed_orders`` always come first.
@@ -73,22 +98,27 @@ class HierarchicalOrderSampler(BaseSampler):
         independent_sampler: sampler for params that are not orders (default ``RandomSampler``).
         seed: schedule seed. ``None`` draws one and stores it in the study, so every worker
             of that study uses the same.
+        population: size ``T`` of ``global-1`` (default ``(K + 1)!``).
+        local: ``"sequential"`` (the paper's local stages, one block length at a time around
+            the best order) or ``"rounds"`` (the neighbourhoods of the best ``incumbents``
+            orders together, ``round_size`` at most, until the best order has not changed for
+            ``patience`` stages).
+        references: orders re-evaluated in every stage (and batch) beside its candidates.
+        tournament_size: re-evaluate the best this-many orders together at the end, in
+            ``tournament_runs`` stages (0 = no tournament).
 
     Example:
-        .. code-block:: python
-
-            import optuna
-            from orderopt.samplers import HierarchicalOrderSampler, suggest_order
-
-            secret = (3, 1, 4, 0, 5, 2)
-
-            def objective(trial):
-                order = suggest_order(trial, 6)
-                return sum(a != b for a, b in zip(order, secret))
-
-            study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0))
-            study.optimize(objective, n_trials=200)
-            assert study.best_value == 0
+        >>> import optuna
+        >>> from orderopt.samplers import HierarchicalOrderSampler, suggest_order
+        >>> secret = (3, 1, 4, 0, 5, 2)
+        >>> def objective(trial):
+        ...     order = suggest_order(trial, 6)
+        ...     return sum(a != b for a, b in zip(order, secret))
+        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+        >>> study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0))
+        >>> study.optimize(objective, n_trials=200)
+        >>> study.best_value
+        0.0
     """
 
     def __init__(
@@ -102,24 +132,34 @@ class HierarchicalOrderSampler(BaseSampler):
         elite: int | None = None,
         independent_sampler: BaseSampler | None = None,
         seed: int | None = None,
+        population: int | None = None,
+        local: str = "sequential",
+        incumbents: int = 4,
+        round_size: int = 1024,
+        patience: int = 2,
+        references: int = 0,
+        tournament_size: int = 0,
+        tournament_runs: int = 2,
     ) -> None:
-        if levels < 1:
-            raise ConfigError(f"levels must be >= 1, got {levels}")
         if init not in INIT_MODES:
             raise ConfigError(f"init must be one of {', '.join(INIT_MODES)}, got {init!r}")
-        if local_cap < 1:
-            raise ConfigError(f"local_cap must be >= 1, got {local_cap}")
+        self.config = ScheduleConfig(
+            levels=levels, population=population, local=local, local_cap=local_cap, incumbents=incumbents,
+            round_size=round_size, patience=patience, references=references, tournament_size=tournament_size,
+            tournament_runs=tournament_runs, init=init, structured_block=structured_block,
+        ).check()
+        if elite is not None and elite < 1:
+            raise ConfigError(f"elite must be >= 1, got {elite}")
         self._seed_orders = tuple(validate_order(o) for o in seed_orders)
         lengths = {len(o) for o in self._seed_orders}
         if len(lengths) > 1:
             raise InvalidOrderError(f"seed orders have different lengths {sorted(lengths)}; give permutations of one n")
-        self._levels, self._init, self._block, self._local_cap = levels, init, structured_block, local_cap
         self._elite = elite
         self._seed = seed
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._lock = threading.RLock()
         self._plans: dict[tuple[int, str], Order] = {}  # (trial_id, name) -> planned order
-        self._finished: dict[tuple[int, int, str], _History] = {}  # history of the finished prefix
+        self._reader = HistoryReader()
         self._located: dict[tuple, tuple] = {}  # memo of Schedule.trace per study, name and layout
         self._layout_cache: dict[tuple[int, int], dict[str, tuple[int, ...]]] = {}
 
@@ -162,7 +202,7 @@ class HierarchicalOrderSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
         with self._lock:
-            for key in [k for k in self._plans if k[0] == trial._trial_id]:
+            for key in [k for k in self._plans if k[0] == trial_id_of(trial)]:
                 del self._plans[key]
         self._independent.after_trial(study, trial, state, values)
 
@@ -175,20 +215,69 @@ class HierarchicalOrderSampler(BaseSampler):
         sizes = self._layouts(study).get(name) or (tuple(int(b) for b in blocks) if blocks else None)
         if sizes is None:
             return None
-        hist = self._history(study, name, current=None)
+        hist = self._reader.read(study, name, current=None)
         schedule = self._schedule(study, sizes)
-        stage = self._locate(study, name, sizes, schedule, hist)
-        if stage is None:
-            stage = Stage(-1, "explore", ())
-        untried = tuple(c for c in stage.candidates if c not in hist.tried)
-        best = min(hist.results.items(), key=lambda kv: (kv[1], kv[0]), default=None)
-        sign = 1.0 if _direction(study) == StudyDirection.MINIMIZE else -1.0
+        stage = self._locate(study, name, sizes, schedule, hist) or Stage(-1, EXPLORE, ())
+        untried = tuple(o for o in stage.items() if (stage.index, o) not in hist.assigned)
+        best = min(((hist.mean_score(o), o) for o in hist.scores), default=None)
         n = sum(sizes)
         space = math.factorial(n) if n <= 12 else 10**9
         return StageStatus(
-            stage.label, stage.index, stage.candidates, untried, len(hist.results),
-            best[0] if best else None, sign * best[1] if best else None, max(0, min(space, 10**9) - len(hist.tried)),
+            stage.label, stage.index, stage.candidates, untried, len(hist.scores),
+            best[1] if best else None, _sign(study) * best[0] if best else None,
+            max(0, min(space, 10**9) - len(hist.tried)), stage.references,
         )
+
+    def end_local_stages(self, study: Study, name: str = "order", *, blocks: Sequence[int] | None = None) -> bool:
+        """Skip the remaining local stages (e.g. the time budget is spent): the schedule moves on
+        to its tournament. Recorded in the study, so every process and every replay agrees. Only
+        done while the next local stage has no trial yet; returns whether it was done."""
+        sizes = self._layouts(study).get(name) or (tuple(int(b) for b in blocks) if blocks else None)
+        if sizes is None:
+            return False
+        storage, sid = storage_of(study), study_id_of(study)
+        with self._lock, study_lock(storage, sid):
+            if STOP_LOCAL_ATTR in storage.get_study_system_attrs(sid):
+                return True
+            hist = self._reader.read(study, name, current=None)
+            stage = self._locate(study, name, sizes, self._schedule(study, sizes), hist)
+            if stage is None or stage.kind != "local" or any((stage.index, o) in hist.assigned for o in stage.items()):
+                return False
+            storage.set_study_system_attr(sid, STOP_LOCAL_ATTR, stage.index)
+            return True
+
+    @contextlib.contextmanager
+    def batch(
+        self, study: Study, max_candidates: int, *, name: str = "order", blocks: Sequence[int] | None = None,
+        explore: bool = True,
+    ) -> Iterator[BatchPlan | None]:
+        """Claim one batch of orders: the next unclaimed candidates of the current stage (at most
+        ``max_candidates``) with the stage's references, or a tournament stage, or (when the
+        stage waits for other processes' trials, or the schedule is done, and ``explore``)
+        mutations of the elites. Yields ``None`` when there is nothing to do.
+
+        The cross-process planning lock is held inside the ``with`` block: create the batch's
+        trials there (with :meth:`trial_attrs`), so that no other process claims the same orders."""
+        sizes = self._layouts(study).get(name) or (tuple(int(b) for b in blocks) if blocks else None)
+        if sizes is None:
+            raise ConfigError(f"order {name!r} has no known block layout yet; pass blocks=")
+        with self._lock, study_lock(storage_of(study), study_id_of(study)):
+            self._layout_cache.setdefault((id(storage_of(study)), study_id_of(study)), {}).setdefault(name, sizes)
+            hist = self._reader.read(study, name, current=None)
+            schedule = self._schedule(study, sizes)
+            stage = self._locate(study, name, sizes, schedule, hist)
+            yield self._batch_plan(study, schedule, hist, stage, max_candidates, explore)
+
+    def trial_attrs(self, plan: BatchPlan, order: Order, role: str, *, name: str = "order",
+                    sizes: Sequence[int] | None = None) -> tuple[dict, dict, dict, dict]:
+        """``(params, distributions, user_attrs, system_attrs)`` of a trial that evaluates
+        ``order`` in ``plan``: the same bookkeeping as a trial this sampler plans itself."""
+        sizes = tuple(sizes or (len(order),))
+        params = encode_params(order, name, sizes)
+        dists = {p: IntDistribution(0, high) for p, high in order_param_names(name, sizes)}
+        user, system = self._attrs(name, order, plan.stage, plan.index, role)
+        user[layout_attr(name)] = list(sizes)
+        return params, {p: dists[p] for p in params}, user, system
 
     # -------------------------------------------------------------- helpers
     @staticmethod
@@ -202,7 +291,7 @@ class HierarchicalOrderSampler(BaseSampler):
     def _layouts(self, study: Study) -> dict[str, tuple[int, ...]]:
         """Order names and block sizes, from the latest trial that suggested an order (cached:
         a study keeps its layout)."""
-        key = (id(study._storage), study._study_id)
+        key = (id(storage_of(study)), study_id_of(study))
         if key in self._layout_cache:
             return self._layout_cache[key]
         for t in reversed(study.get_trials(deepcopy=False)):
@@ -215,82 +304,31 @@ class HierarchicalOrderSampler(BaseSampler):
     def _schedule_seed(self, study: Study) -> int:
         if self._seed is not None:
             return int(self._seed)
-        attrs = study._storage.get_study_system_attrs(study._study_id)
+        storage, sid = storage_of(study), study_id_of(study)
+        attrs = storage.get_study_system_attrs(sid)
         if _SEED_ATTR not in attrs:
-            study._storage.set_study_system_attr(
-                study._study_id, _SEED_ATTR, int(np.random.SeedSequence().entropy % 2**31)
-            )
-            attrs = study._storage.get_study_system_attrs(study._study_id)
+            storage.set_study_system_attr(sid, _SEED_ATTR, int(np.random.SeedSequence().entropy % 2**31))
+            attrs = storage.get_study_system_attrs(sid)
         return int(attrs[_SEED_ATTR])
 
     def _schedule(self, study: Study, sizes: tuple[int, ...]) -> Schedule:
         n = sum(sizes)
         if self._seed_orders and len(self._seed_orders[0]) != n:
             raise InvalidOrderError(f"seed orders have length {len(self._seed_orders[0])} but the order has n={n}")
-        return Schedule(
-            n, levels=self._levels, seed=self._schedule_seed(study), init=self._init,
-            seed_orders=self._seed_orders, structured_block=self._block, local_cap=self._local_cap,
-            representable=_representable(sizes),
-        )
-
-    def _history(self, study: Study, name: str, current: int | None) -> _History:
-        """Results, tried and pending orders of ``name``, derived from the study's trials.
-
-        Finished trials never change, so the history of the longest prefix of finished trials is
-        kept per study and only the trials after it are read again: O(new trials) per call."""
-        sign = 1.0 if _direction(study) == StudyDirection.MINIMIZE else -1.0
-        key = (id(study._storage), study._study_id, name)
-        trials = study.get_trials(deepcopy=False)
-        with self._lock:
-            prefix = self._finished.get(key)
-            if prefix is None or prefix.upto > len(trials):
-                prefix = self._finished[key] = _History()
-            hist = _History(dict(prefix.results), set(prefix.tried), [], list(prefix.study_orders))
-            start = prefix.upto
-            extend = True
-            mine = {tid for (tid, n) in self._plans if n == name}
-            for t in trials[start:]:
-                if extend and t.state.is_finished():
-                    self._add_finished(prefix, t, name, sign)
-                    prefix.upto = t.number + 1
-                    self._add_finished(hist, t, name, sign)
-                    continue
-                extend = False
-                if t.state.is_finished():
-                    self._add_finished(hist, t, name, sign)
-                    continue
-                raw = t.user_attrs.get(name)
-                if raw is None and t.state == TrialState.WAITING:
-                    fixed = t.system_attrs.get("fixed_params") or {}
-                    sizes = self._trial_layouts(t).get(name)
-                    if sizes and any(k.startswith(name + ".") for k in fixed):
-                        raw = decode_params(fixed, name, sizes)
-                if raw is None:
-                    if t.number != current and t._trial_id not in mine:
-                        hist.pending.append(t.number)
-                    continue
-                hist.tried.add(tuple(int(v) for v in raw))
-        return hist
+        stop = storage_of(study).get_study_system_attrs(study_id_of(study)).get(STOP_LOCAL_ATTR)
+        return Schedule(n, self.config, seed=self._schedule_seed(study), seed_orders=self._seed_orders,
+                        representable=_representable(sizes), stop_local=stop)
 
     @staticmethod
-    def _add_finished(hist: _History, t: FrozenTrial, name: str, sign: float) -> None:
-        if t.state == TrialState.FAIL:
-            return
-        raw = t.user_attrs.get(name)
-        if raw is None:
-            return
-        order = tuple(int(v) for v in raw)
-        loss = _loss(t, sign)
-        hist.tried.add(order)
-        if loss is not None:
-            if order not in hist.results or loss < hist.results[order]:
-                hist.results[order] = loss
-            ours = "stage" in t.user_attrs or f"{name}_stage" in t.user_attrs
-            if not ours and order not in hist.study_orders:
-                hist.study_orders.append(order)
+    def _attrs(name: str, order: Order, label: str, index: int, role: str) -> tuple[dict, dict]:
+        prefix = "" if name == "order" else f"{name}_"
+        sys_prefix = "" if name == "order" else f"{name}:"
+        user = {name: list(order), f"{prefix}stage": label, f"{prefix}round": int(index)}
+        system = {sys_prefix + STAGE_ATTR: label, sys_prefix + ROUND_ATTR: int(index), sys_prefix + ROLE_ATTR: role}
+        return user, system
 
     def _plan(self, study: Study, trial: FrozenTrial, name: str, sizes: tuple[int, ...]) -> Order:
-        key = (trial._trial_id, name)
+        key = (trial_id_of(trial), name)
         with self._lock:
             if key in self._plans:
                 return self._plans[key]
@@ -298,50 +336,102 @@ class HierarchicalOrderSampler(BaseSampler):
                 raise ConfigError("HierarchicalOrderSampler supports single-objective studies only")
             # One planner at a time across every process of the study; the chosen order is
             # recorded on the trial before the lock is released, so the next planner skips it.
-            with study_lock(study._storage, study._study_id):
-                order, label, index = self._choose(study, trial, name, sizes)
-                storage = study._storage
-                prefix = "" if name == "order" else f"{name}_"
-                storage.set_trial_user_attr(trial._trial_id, name, list(order))
-                storage.set_trial_user_attr(trial._trial_id, f"{prefix}stage", label)
-                storage.set_trial_user_attr(trial._trial_id, f"{prefix}round", int(index))
+            storage = storage_of(study)
+            with study_lock(storage, study_id_of(study)):
+                order, label, index, role = self._choose(study, trial, name, sizes)
+                user, system = self._attrs(name, order, label, index, role)
+                for k, v in user.items():
+                    storage.set_trial_user_attr(trial_id_of(trial), k, v)
+                for k, v in system.items():
+                    storage.set_trial_system_attr(trial_id_of(trial), k, v)
             self._plans[key] = order
         return order
 
-    def _choose(self, study: Study, trial: FrozenTrial, name: str, sizes: tuple[int, ...]) -> tuple[Order, str, int]:
-        hist = self._history(study, name, current=trial.number)
-        hist.tried.update(o for (_, n), o in self._plans.items() if n == name)  # claimed by our threads
+    def _choose(self, study: Study, trial: FrozenTrial, name: str, sizes: tuple[int, ...]
+                ) -> tuple[Order, str, int, str]:
+        mine = {tid for (tid, n) in self._plans if n == name}
+        hist = self._reader.read(study, name, current=trial.number, planned_here=lambda tid: tid in mine)
         schedule = self._schedule(study, sizes)
         stage = self._locate(study, name, sizes, schedule, hist)
-        untried = [c for c in stage.candidates if c not in hist.tried] if stage else []
-        # Live trials that have no order yet take the untried candidates in trial-number order
-        # (this also keeps storages without a cross-process lock mostly free of duplicates).
-        slot = sum(1 for number in hist.pending if number < trial.number)
-        if slot < len(untried):
-            return untried[slot], stage.label, stage.index
-        return self._explore(schedule, hist, trial.number, sizes), "explore", (stage.index if stage else -1)
+        if stage is not None:
+            roles = {o: CANDIDATE for o in stage.candidates}
+            roles.update({o: TOURNAMENT if stage.kind == "tournament" else REFERENCE for o in stage.references})
+            open_items = [o for o in stage.items() if (stage.index, o) not in hist.assigned
+                          and (roles[o] != CANDIDATE or o not in hist.tried)]
+            # Live trials that have no order yet take the open items in trial-number order
+            # (this also keeps storages without a cross-process lock mostly free of duplicates).
+            slot = sum(1 for number in hist.pending if number < trial.number)
+            if slot < len(open_items):
+                order = open_items[slot]
+                return order, stage.label, stage.index, roles[order]
+        order = self._explore(schedule, hist, trial.number, set())
+        return order, EXPLORE, (stage.index if stage else -1), EXPLORE
 
-    def _locate(self, study: Study, name: str, sizes: tuple[int, ...], schedule: Schedule, hist: _History
+    def _batch_plan(self, study: Study, schedule: Schedule, hist: History, stage: Stage | None,
+                    max_candidates: int, explore: bool) -> BatchPlan | None:
+        sign = _sign(study)
+        if stage is not None:
+            unclaimed = [o for o in stage.candidates
+                         if (stage.index, o) not in hist.assigned and o not in hist.tried][:max_candidates]
+            anchors = {o: sign * a for o, a in zip(stage.references, stage.anchors)}
+            if stage.kind == "tournament":
+                if not any((stage.index, o) in hist.assigned for o in stage.references):
+                    return BatchPlan(stage.label, stage.index, stage.references,
+                                     (TOURNAMENT,) * len(stage.references), anchors)
+            elif unclaimed:
+                return BatchPlan(stage.label, stage.index, (*unclaimed, *stage.references),
+                                 (CANDIDATE,) * len(unclaimed) + (REFERENCE,) * len(stage.references), anchors)
+        if not explore or (stage is None and not hist.scores):
+            return None
+        refs = self._best(hist, self.config.references)
+        orders: list[Order] = []
+        chosen: set[Order] = set()
+        for i in range(min(max_candidates, self.config.round_size)):
+            cand = self._explore(schedule, hist, len(hist.tried) + i, chosen)
+            if cand in hist.tried or cand in chosen:
+                break  # the space is used up
+            orders.append(cand)
+            chosen.add(cand)
+        if not orders:
+            return None
+        anchors = {o: sign * hist.mean_score(o) for o in refs}
+        return BatchPlan(EXPLORE, stage.index if stage else -1, (*orders, *refs),
+                         (EXPLORE,) * len(orders) + (REFERENCE,) * len(refs), anchors)
+
+    @staticmethod
+    def _best(hist: History, count: int) -> tuple[Order, ...]:
+        if count < 1:
+            return ()
+        return tuple(o for _, o in heapq.nsmallest(count, ((hist.mean_score(o), o) for o in hist.scores)))
+
+    def _locate(self, study: Study, name: str, sizes: tuple[int, ...], schedule: Schedule, hist: History
                 ) -> Stage | None:
-        """``schedule.locate``, memoised: replaying the schedule sorts every stage, while checking
-        that the candidates it looked at still have the same results is one lookup each."""
-        key = (id(study._storage), study._study_id, name, sizes, schedule.seed)
+        """``schedule.trace``, memoised: replaying the schedule sorts every stage, while checking
+        that the observations it used are unchanged is one comparison per stage."""
+        key = (id(storage_of(study)), study_id_of(study), name, sizes, schedule.seed, schedule.stop_local)
         head = tuple(hist.study_orders[: schedule.population])
+        means = hist.means()
+        evaluated = {o: hist.mean_score(o) for o in hist.scores}
         with self._lock:
             memo = self._located.get(key)
-            if memo is not None and memo[0] == head and all(hist.results.get(c) == v for c, v in memo[1]):
+            if (memo is not None and memo[0] == head and memo[3] == evaluated
+                    and all(means.get(i) == obs for i, obs in memo[1].items())):
                 return memo[2]
-        stage, seen = schedule.trace(hist.results, hist.study_orders)
+        stage = schedule.trace(means, hist.study_orders, evaluated)
+        upto = stage.index if stage is not None else max(means, default=-1)
+        used = {i: means.get(i) for i in range(-1, upto + 1)}  # absent stages too: None
         with self._lock:
-            self._located[key] = (head, tuple((c, hist.results.get(c)) for c in seen), stage)
+            self._located[key] = (head, used, stage, evaluated)
         return stage
 
-    def _explore(self, schedule: Schedule, hist: _History, number: int, sizes: tuple[int, ...]) -> Order:
+    def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order]) -> Order:
+        """A mutation of an elite order (the better, the likelier) never tried and not in
+        ``avoid``; a random untried order when the elites' neighbourhoods are used up."""
         n = schedule.n
         rng = np.random.default_rng([schedule.seed, 3, number])
         size = self._elite or max(2, schedule.population // 4)
-        elite = [o for o, _ in heapq.nsmallest(size, hist.results.items(), key=lambda kv: (kv[1], kv[0]))]
-        keep = _representable(sizes)
+        elite = [o for _, o in heapq.nsmallest(size, ((hist.mean_score(o), o) for o in hist.scores))]
+        keep = schedule.representable
         if elite:
             weights = 1.0 / np.arange(1, len(elite) + 1)
             weights /= weights.sum()
@@ -349,29 +439,18 @@ class HierarchicalOrderSampler(BaseSampler):
                 cand = elite[int(rng.choice(len(elite), p=weights))]
                 for _ in range(1 + attempt // 100):  # widen the step when the neighbourhood is used up
                     cand = mutate(cand, rng)
-                if cand not in hist.tried and keep(cand):
+                if cand not in hist.tried and cand not in avoid and keep(cand):
                     return cand
-        if len(hist.tried) < math.factorial(n):
+        if len(hist.tried) + len(avoid) < math.factorial(n):
             for _ in range(10_000):
                 cand = random_order(n, int(rng.integers(2**31)))
-                if cand not in hist.tried and keep(cand):
+                if cand not in hist.tried and cand not in avoid and keep(cand):
                     return cand
         return elite[0] if elite else random_order(n, int(rng.integers(2**31)))
 
 
-def _direction(study: Study) -> StudyDirection:
-    return study.directions[0]
-
-
-def _loss(trial: FrozenTrial, sign: float) -> float | None:
-    """Lower is better; ``None`` while the trial has no result."""
-    if trial.state == TrialState.COMPLETE and trial.value is not None:
-        return sign * float(trial.value)
-    if trial.state == TrialState.PRUNED:
-        if trial.intermediate_values:
-            return sign * float(trial.intermediate_values[max(trial.intermediate_values)])
-        return math.inf
-    return None
+def _sign(study: Study) -> float:
+    return 1.0 if study.directions[0] == StudyDirection.MINIMIZE else -1.0
 
 
 def _representable(sizes: tuple[int, ...]):
@@ -386,4 +465,3 @@ def _representable(sizes: tuple[int, ...]):
         return True
 
     return check
-

@@ -1,23 +1,34 @@
 """The global-local search schedule over permutations, replayed from evaluated results.
 
-The schedule is a deterministic function of (configuration, results so far): each stage's
-candidates depend only on the results of earlier stages' candidates. Any process can therefore
-replay it from storage and agree on the current stage; no search state lives in memory.
+The schedule is a deterministic function of (configuration, results so far): each stage's plan
+depends only on the results of *earlier* stages, so any process can replay it from storage and
+agree on the current stage; no search state lives in memory.
 
-Stages (``T = (K + 1)!`` for ``K`` global levels):
+Stages (``T`` = ``population``, by default ``(K + 1)!`` for ``K`` global levels):
 
 * ``global-1``: ``T`` initial orders (orders already in the study first, then user seed orders,
-  then random or structured ones). Keep the best ``T / 2!``.
-* ``global-k`` (``k = 2..K``): every incumbent with its ``k`` blocks (even split) permuted in
-  all ``k!`` ways; keep the best ``T / (k+1)!`` (at least 1).
-* ``local-l-inner`` (``l = 2..n//2``): the incumbent cut into blocks of length ``l``; every
-  inner permutation of each block (at most ``local_cap`` per block, sampled when ``l!`` is
-  larger). The best candidate becomes the incumbent when it improves.
-* ``local-l-moves``: block moves around the incumbent: rotations, pairwise swaps and reversal of
-  the block order.
+  then random or structured ones).
+* ``global-k`` (``k = 2..K``): the best ``T / k!`` orders so far, each with its ``k`` blocks (even
+  split) permuted in all ``k!`` ways.
+* local stages, in one of two styles:
 
-After the last stage (or while a stage waits for running trials) trials explore mutations of the
-elite orders.
+  - ``sequential`` (the paper's, default for a plain Optuna study): for ``l = 2..n//2``,
+    ``local-l-inner`` tries inner permutations of each length-``l`` block of the best order (at
+    most ``local_cap`` per block) and ``local-l-moves`` its block rotations, swaps and reversal;
+  - ``rounds`` (for batch evaluation, e.g. mixture profiles of thousands of orders):
+    ``local-r`` puts the whole neighbourhood of the best ``incumbents`` orders in one stage
+    (block moves and inner permutations at every block length, insertions, swaps), at most
+    ``round_size`` orders, and repeats until the best order has not changed for ``patience``
+    stages or the neighbourhood is used up.
+
+* ``tournament-j`` (``j = 1..tournament_runs``, optional): the best ``tournament_size`` orders of
+  the whole search evaluated again, together, once per run.
+
+A stage may name **references**: orders evaluated before that are evaluated again beside its
+candidates, so that a noisy, batch-dependent objective (a mixture profile) can be compared
+across stages (see :mod:`orderopt.samplers._scores`). Each stage carries the references' scores
+as of that stage (``anchors``). After the last stage (or while a stage waits for running
+trials) trials explore mutations of the elite orders.
 """
 
 from __future__ import annotations
@@ -29,16 +40,78 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from orderopt.errors import ConfigError
 from orderopt.orders import Order, block_sizes, join_blocks, random_order, split_blocks
 
-__all__ = ["Stage", "Schedule", "mutate", "local_block_sizes"]
+__all__ = ["Stage", "Schedule", "ScheduleConfig", "mutate", "local_block_sizes", "LOCAL_STYLES", "SCHEDULE_VERSION"]
+
+SCHEDULE_VERSION = 2  # bump when the same configuration and results would give other stages
+LOCAL_STYLES = ("sequential", "rounds")
+
+# observations: stage index -> {order: score} of that stage's finished evaluations (lower is
+# better; several evaluations of one order in a stage are averaged by the caller). Index -1
+# holds orders the study evaluated without the schedule (enqueued or tried by hand).
+# evaluated: {order: score} of every finished evaluation, wherever it came from: a candidate
+# that another process already evaluated (while exploring) counts as done with that score.
+Observations = Mapping[int, Mapping[Order, float]]
+Evaluated = Mapping[Order, float]
 
 
 @dataclass(frozen=True)
 class Stage:
+    """One stage of the schedule: new ``candidates`` and already-evaluated ``references``."""
+
     index: int
     label: str
     candidates: tuple[Order, ...]
+    references: tuple[Order, ...] = ()
+    anchors: tuple[float, ...] = ()  # score of each reference before this stage
+
+    @property
+    def kind(self) -> str:
+        """``global``, ``local`` or ``tournament``."""
+        return self.label.split("-")[0]
+
+    def items(self) -> tuple[Order, ...]:
+        """Every order this stage evaluates (candidates, then references)."""
+        return self.candidates + self.references
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Sizes and styles of the schedule (see the module docstring). Defaults reproduce the
+    paper's schedule with ``T = (K + 1)!`` as tuned for one-at-a-time Optuna trials."""
+
+    levels: int = 3
+    population: int | None = None
+    local: str = "sequential"
+    local_cap: int = 24
+    incumbents: int = 4
+    round_size: int = 1024
+    patience: int = 2
+    references: int = 0
+    tournament_size: int = 0
+    tournament_runs: int = 2
+    init: str = "random"
+    structured_block: int | None = None
+
+    def check(self) -> ScheduleConfig:
+        """Raise :class:`ConfigError` for settings no schedule can use."""
+        if self.levels < 1:
+            raise ConfigError(f"levels must be >= 1, got {self.levels}")
+        if self.population is not None and self.population < 1:
+            raise ConfigError(f"population must be >= 1, got {self.population}")
+        if self.local not in LOCAL_STYLES:
+            raise ConfigError(f"local must be one of {', '.join(LOCAL_STYLES)}, got {self.local!r}")
+        for name in ("local_cap", "incumbents", "round_size", "patience", "tournament_runs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("references", "tournament_size"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.init not in ("random", "structured"):
+            raise ConfigError(f"init must be random or structured, got {self.init!r}")
+        return self
 
 
 def local_block_sizes(n: int, length: int) -> tuple[int, ...]:
@@ -81,53 +154,93 @@ def mutate(order: Order, rng: np.random.Generator) -> Order:
     return tuple(items)
 
 
+def insertions(order: Order) -> Iterator[Order]:
+    """Every order made by taking one item out and putting it at another position."""
+    n = len(order)
+    for i in range(n):
+        rest = order[:i] + order[i + 1:]
+        for j in range(n):
+            if j != i:
+                yield rest[:j] + (order[i],) + rest[j:]
+
+
+def swaps(order: Order) -> Iterator[Order]:
+    """Every order made by exchanging two items."""
+    for i, j in itertools.combinations(range(len(order)), 2):
+        items = list(order)
+        items[i], items[j] = items[j], items[i]
+        yield tuple(items)
+
+
+class _Book:
+    """Mean score of every order over the stages replayed so far."""
+
+    def __init__(self) -> None:
+        self.total: dict[Order, float] = {}
+        self.count: dict[Order, int] = {}
+
+    def add(self, scores: Mapping[Order, float]) -> None:
+        for o, v in scores.items():
+            self.total[o] = self.total.get(o, 0.0) + v
+            self.count[o] = self.count.get(o, 0) + 1
+
+    def score(self, order: Order) -> float:
+        return self.total[order] / self.count[order]
+
+    def ranked(self) -> list[Order]:
+        return sorted(self.total, key=lambda o: (self.score(o), o))
+
+    def __contains__(self, order: Order) -> bool:
+        return order in self.total
+
+
 class Schedule:
     """Generates the stages; see the module docstring."""
 
     def __init__(
         self,
         n: int,
+        config: ScheduleConfig | None = None,
         *,
-        levels: int = 3,
         seed: int = 0,
-        init: str = "random",
         seed_orders: Sequence[Order] = (),
-        structured_block: int | None = None,
-        local_cap: int = 24,
         representable: Callable[[Order], bool] = lambda o: True,
+        stop_local: int | None = None,
     ) -> None:
         self.n = n
-        self.levels = max(1, min(levels, n))
-        self.population = math.factorial(self.levels + 1)
+        self.stop_local = stop_local  # local stages from this index on are skipped (budget spent)
+        self.config = config = (config or ScheduleConfig()).check()
+        self.levels = max(1, min(config.levels, n))
+        self.population = min(config.population or math.factorial(self.levels + 1), math.factorial(n))
         self.seed = seed
-        self.init = init
         self.seed_orders = tuple(tuple(o) for o in seed_orders)
-        self.structured_block = structured_block
-        self.local_cap = local_cap
         self.representable = representable
 
     # ------------------------------------------------------------ candidates
     def initial(self, study_orders: Sequence[Order]) -> tuple[Order, ...]:
+        """The ``global-1`` candidates."""
         T = self.population
         pool = list(study_orders[:T]) + list(self.seed_orders)
         rng = np.random.default_rng([self.seed, 1])
-        if self.init == "structured":
+        if self.config.init == "structured":
             pool += self._structured(rng)
         keep = self.representable
         out = list(_unique(pool, keep))[:T]
+        chosen = set(out)
         attempt = 0
-        while len(out) < min(T, math.factorial(self.n)) and attempt < 100 * T:
+        while len(out) < T and attempt < 100 * T:
             cand = random_order(self.n, int(rng.integers(2**31)))
             attempt += 1
-            if cand not in out and keep(cand):
+            if cand not in chosen and keep(cand):
                 out.append(cand)
+                chosen.add(cand)
         return tuple(out)
 
     def _structured(self, rng: np.random.Generator) -> list[Order]:
         """Seed orders (default forward and reverse) cut into blocks of ``b`` and permuted."""
         n, T = self.n, self.population
         bases = list(self.seed_orders) or [tuple(range(n)), tuple(range(n - 1, -1, -1))]
-        b = self.structured_block or max(1, n // self.levels)
+        b = self.config.structured_block or max(1, n // self.levels)
         out: list[Order] = []
         for base in bases:
             blocks = split_blocks(base, local_block_sizes(n, b))
@@ -148,14 +261,15 @@ class Schedule:
     def _inner(self, incumbent: Order, length: int, salt: int) -> Iterator[Order]:
         blocks = split_blocks(incumbent, local_block_sizes(self.n, length))
         rng = np.random.default_rng([self.seed, 2, length, salt])
+        cap = self.config.local_cap
         for j, block in enumerate(blocks):
             s = len(block)
             if s < 2:
                 continue
-            if math.factorial(s) - 1 <= self.local_cap:
+            if math.factorial(s) - 1 <= cap:
                 perms: Iterator[tuple[int, ...]] = itertools.permutations(range(s))
             else:
-                perms = (tuple(int(v) for v in rng.permutation(s)) for _ in range(self.local_cap))
+                perms = (tuple(int(v) for v in rng.permutation(s)) for _ in range(cap))
             for p in perms:
                 new = list(blocks)
                 new[j] = tuple(block[i] for i in p)
@@ -174,50 +288,145 @@ class Schedule:
             yield join_blocks(new)
         yield join_blocks(blocks[::-1])
 
+    def neighbourhood(self, incumbent: Order, salt: int) -> Iterator[Order]:
+        """Everything a ``rounds`` local stage tries around one incumbent: insertions and swaps of
+        single items, then block moves and inner permutations at every block length."""
+        yield from insertions(incumbent)
+        yield from swaps(incumbent)
+        for length in range(2, self.n // 2 + 1):
+            yield from self._moves(incumbent, length)
+            yield from self._inner(incumbent, length, salt)
+
+    def _local_round(self, incumbents: Sequence[Order], tried: set[Order], index: int) -> tuple[Order, ...]:
+        """The union of the incumbents' neighbourhoods minus what was tried: the better an
+        incumbent, the larger its share; at most ``round_size`` orders, in a seeded order."""
+        rng = np.random.default_rng([self.seed, 4, index])
+        pools = []
+        for rank, inc in enumerate(incumbents):
+            pool = list(_unique((o for o in self.neighbourhood(inc, index) if o not in tried), self.representable))
+            pools.append([pool[i] for i in rng.permutation(len(pool))])
+        out: dict[Order, None] = {}
+        cursors = [0] * len(pools)
+        # round robin weighted by rank: incumbent r takes ceil(m / (r + 1)) orders per turn
+        shares = [max(1, math.ceil(len(pools) / (r + 1))) for r in range(len(pools))]
+        while len(out) < self.config.round_size and any(c < len(p) for c, p in zip(cursors, pools)):
+            for r, pool in enumerate(pools):
+                take = 0
+                while take < shares[r] and cursors[r] < len(pool) and len(out) < self.config.round_size:
+                    cand = pool[cursors[r]]
+                    cursors[r] += 1
+                    if cand not in out:
+                        out[cand] = None
+                        take += 1
+        return tuple(out)
+
     # ------------------------------------------------------------------ replay
-    def stages(self, results: Mapping[Order, float], study_orders: Sequence[Order] = ()) -> Iterator[Stage]:
-        """All stages in order. A stage's candidates are only computed once every candidate of
-        the stages before it has a result in ``results``."""
+    def _stage(self, index: int, label: str, candidates: Sequence[Order], book: _Book) -> Stage:
+        refs: tuple[Order, ...] = ()
+        if self.config.references and book.total:
+            refs = tuple(o for o in book.ranked()[: self.config.references] if o not in set(candidates))
+        return Stage(index, label, tuple(candidates), refs, tuple(book.score(o) for o in refs))
 
-        def rank(cands: Sequence[Order]) -> list[Order]:
-            return sorted(cands, key=lambda o: (results[o], o))
-
-        keep = self.representable
-        T = self.population
+    def stages(self, observations: Observations, study_orders: Sequence[Order] = (),
+               evaluated: Evaluated | None = None) -> Iterator[Stage]:
+        """All stages in order. A stage is only generated once every item of the stages before it
+        has a result (see :meth:`complete`)."""
+        config, keep, T = self.config, self.representable, self.population
+        evaluated = evaluated or {}
+        book = _Book()
+        book.add(observations.get(-1, {}))
+        tried: set[Order] = set(book.total)
         index = 0
-        initial = self.initial(study_orders)
-        yield Stage(index, "global-1", initial)
-        seen = list(initial)
-        incumbents = rank(initial)[: max(1, T // 2)]
+
+        def run(stage: Stage) -> Iterator[Stage]:
+            yield stage
+            if not self.complete(stage, observations, evaluated):
+                return
+            seen = observations.get(stage.index, {})
+            book.add({o: seen[o] if o in seen else evaluated[o] for o in stage.candidates})
+            book.add({o: v for o, v in seen.items() if o not in set(stage.candidates)})
+            tried.update(stage.candidates)
+
+        initial = tuple(o for o in self.initial(study_orders) if o not in tried)  # not the study's own again
+        yield from run(self._stage(index, "global-1", initial, book))
+        if not self.complete(Stage(index, "", initial), observations, evaluated):
+            return
         for k in range(2, self.levels + 1):
             index += 1
-            cands = _unique(itertools.chain.from_iterable(self._block_permutations(o, k) for o in incumbents), keep)
-            yield Stage(index, f"global-{k}", cands)
-            seen += cands
-            incumbents = rank(cands)[: max(1, T // math.factorial(k + 1))]
-        best = rank(seen)[0]
+            incumbents = book.ranked()[: max(1, T // math.factorial(k))]
+            cands = _unique((o for inc in incumbents for o in self._block_permutations(inc, k) if o not in tried), keep)
+            stage = self._stage(index, f"global-{k}", cands, book)
+            yield from run(stage)
+            if not self.complete(stage, observations, evaluated):
+                return
+        done = lambda stage: self.complete(stage, observations, evaluated)  # noqa: E731
+        if config.local == "sequential":
+            yield from self._sequential_local(index, done, book, tried, run)
+        else:
+            yield from self._round_local(index, done, book, tried, run)
+
+    def _sequential_local(self, index, done, book, tried, run) -> Iterator[Stage]:
+        best = book.ranked()[0]
         for length in range(2, self.n // 2 + 1):
             for kind in ("inner", "moves"):
                 index += 1
                 gen = self._inner(best, length, index) if kind == "inner" else self._moves(best, length)
-                cands = _unique((o for o in gen if o != best), keep)
-                yield Stage(index, f"local-{length}-{kind}", cands)
+                cands = _unique((o for o in gen if o != best and o not in tried), self.representable)
+                stage = self._stage(index, f"local-{length}-{kind}", cands, book)
+                yield from run(stage)
+                if not done(stage):
+                    return
                 if cands:
-                    top = rank(cands)[0]
-                    if (results[top], top) < (results[best], best):
+                    top = min(cands, key=lambda o: (book.score(o), o))
+                    if (book.score(top), top) < (book.score(best), best):
                         best = top
+        yield from self._tournament(index, done, book)
 
-    def locate(self, results: Mapping[Order, float], study_orders: Sequence[Order] = ()) -> Stage | None:
-        """The first stage with a candidate that has no result yet; ``None`` when all are done."""
-        return self.trace(results, study_orders)[0]
+    def _round_local(self, index, done, book, tried, run) -> Iterator[Stage]:
+        config = self.config
+        unchanged, best, r = 0, book.ranked()[0], 0
+        while unchanged < config.patience:
+            if self.stop_local is not None and index + 1 >= self.stop_local:
+                break
+            index += 1
+            r += 1
+            incumbents = book.ranked()[: config.incumbents]
+            cands = self._local_round(incumbents, tried, index)
+            if not cands:
+                break
+            stage = self._stage(index, f"local-{r}", cands, book)
+            yield from run(stage)
+            if not done(stage):
+                return
+            now = book.ranked()[0]
+            unchanged = unchanged + 1 if now == best else 0
+            best = now
+        yield from self._tournament(index, done, book)
 
-    def trace(self, results: Mapping[Order, float], study_orders: Sequence[Order] = ()
-              ) -> tuple[Stage | None, tuple[Order, ...]]:
-        """``locate`` plus every candidate it looked at: the answer depends only on their results
-        (and on the first ``population`` study orders), which lets callers memoise it."""
-        seen: list[Order] = []
-        for stage in self.stages(results, study_orders):
-            seen += stage.candidates
-            if any(c not in results for c in stage.candidates):
-                return stage, tuple(seen)
-        return None, tuple(seen)
+    def _tournament(self, index, done, book) -> Iterator[Stage]:
+        size = self.config.tournament_size
+        if size < 2 or len(book.total) < 2:
+            return
+        entrants = tuple(book.ranked()[:size])
+        anchors = tuple(book.score(o) for o in entrants)
+        for j in range(1, self.config.tournament_runs + 1):
+            stage = Stage(index + j, f"tournament-{j}", (), entrants, anchors)
+            yield stage
+            if not done(stage):
+                return
+
+    @staticmethod
+    def complete(stage: Stage, observations: Observations, evaluated: Evaluated | None = None) -> bool:
+        """Every reference of ``stage`` was evaluated in it, and every candidate in it or anywhere."""
+        seen = observations.get(stage.index, {})
+        evaluated = evaluated or {}
+        return (all(o in seen or o in evaluated for o in stage.candidates)
+                and all(o in seen for o in stage.references))
+
+    def trace(self, observations: Observations, study_orders: Sequence[Order] = (),
+              evaluated: Evaluated | None = None) -> Stage | None:
+        """The first stage with an item that has no result yet; ``None`` when all are done."""
+        for stage in self.stages(observations, study_orders, evaluated):
+            if not self.complete(stage, observations, evaluated):
+                return stage
+        return None

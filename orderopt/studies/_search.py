@@ -1,128 +1,268 @@
-"""The order search loop: rounds of mixture profiles (or one profile per trial) as Optuna trials."""
+"""The order search loop: rounds of mixture profiles (or one profile per trial) as Optuna trials.
+
+A *round* is one mixture profile of a batch of orders claimed from the sampler: new candidates
+of the current stage plus **references** (the current best orders, profiled again). Every
+order of a round is a trial; the round creates, reports and finishes them in a few
+transactions (:mod:`orderopt.storage._bulk`). The loss of a mixture run drops at a
+run-dependent step, so raw scores of different rounds are not on one scale: each trial stores
+its raw score and a **comparable** score, the raw one rescaled by how the references did in
+this round relative to their earlier scores (:mod:`orderopt.samplers._scores`). The trial's
+value is the comparable score; selection, the report, the dashboard and verification use it.
+The schedule ends with a **tournament**: the best orders profiled together under two other
+profile seeds; found #1 is the order with the best mean log score there.
+"""
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+import uuid
 import warnings
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import optuna
-from optuna.storages._heartbeat import BaseHeartbeat
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.orders import Order
 from orderopt.presets import get_preset
-from orderopt.profiling import ProfileConfig, config_from_preset, profile
-from orderopt.samplers import HierarchicalOrderSampler, layout_sizes, suggest_order
+from orderopt.profiling import ProfileConfig, ProfileResult, config_from_preset, profile
+from orderopt.pruners import StageRankPruner
+from orderopt.samplers import (
+    RAW_ATTR,
+    SCORE_ATTR,
+    BatchPlan,
+    HierarchicalOrderSampler,
+    anchor_factor,
+    layout_sizes,
+    suggest_order,
+    trial_score,
+)
+from orderopt.storage import _bulk
 from orderopt.studies._spec import StudySpec, read_spec
-from orderopt.studies._study import task_of
+from orderopt.studies._study import HEARTBEAT_S, task_of
 from orderopt.tasks import Task
 
-__all__ = ["search", "SearchResult", "best_orders"]
+__all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
 
-EXPLORE_ROUND = 24  # orders per round once the schedule only explores
+RUN_ATTR = "orderopt:run"  # id of the mixture run a trial was profiled in (system attr)
+TOURNAMENT_SEED_STRIDE = 1000  # tournament run j profiles with seed + j * stride
+
+
+@dataclass
+class RoundInfo:
+    """What the progress line shows after a round."""
+
+    stage: str
+    orders: int  # trials in the round (candidates + references)
+    evaluated: int  # distinct orders evaluated in the study so far
+    best_order: Order | None
+    best_score: float | None
+    seconds: float
 
 
 @dataclass
 class SearchResult:
     study_name: str
-    best: list[tuple[Order, float, int]]  # (order, score, trial number), best first
+    best: list[tuple[Order, float, int]]  # (order, comparable score, trial number), best first
     trials: int
     seconds: float
+    stopped: str = "schedule done"  # why the search stopped
 
 
 def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, int]]:
-    """The ``top`` COMPLETE trials by score (lower is friendlier)."""
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if "order" in t.user_attrs]
-    done.sort(key=lambda t: (t.value, t.number))
-    return [(tuple(t.user_attrs["order"]), float(t.value), t.number) for t in done[:top]]
+    """The ``top`` orders, friendliest first: the tournament's entrants by their mean log score
+    there (when the study has run its tournament), then every other order by its mean
+    comparable score over all its evaluations. Each comes with a trial number that holds it."""
+    per_order: dict[Order, list[tuple[float, FrozenTrial]]] = defaultdict(list)
+    tournament: dict[Order, list[float]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        score = trial_score(t)
+        if "order" not in t.user_attrs or score is None:
+            continue
+        order = tuple(int(v) for v in t.user_attrs["order"])
+        per_order[order].append((score, t))
+        if str(t.system_attrs.get("orderopt:stage", "")).startswith("tournament") and score > 0:
+            tournament[order].append(math.log(score))
+    ranked = []
+    for order, scored in per_order.items():
+        mean = float(np.mean([s for s, _ in scored]))
+        first = min((t for _, t in scored if t.state == TrialState.COMPLETE), key=lambda t: t.number,
+                    default=scored[0][1])
+        if order in tournament:
+            key = (0, float(np.mean(tournament[order])))
+            value = float(np.exp(key[1]))
+        else:
+            key, value = (1, mean), mean
+        ranked.append((key, order, value, first.number))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    return [(o, v, n) for _, o, v, n in ranked[:top]]
 
 
-def _profile_config(spec: StudySpec, device: str | None) -> ProfileConfig:
+def _profile_config(spec: StudySpec, device: str | None, seed: int | None = None) -> ProfileConfig:
     return config_from_preset(
         get_preset(spec.preset), mode="mixture" if spec.mode == "mixture" else "separate",
-        signal=spec.signal, steps=spec.steps, val_per_order=spec.val_per_order, seed=spec.seed, device=device,
+        signal=spec.signal, steps=spec.steps, val_per_order=spec.val_per_order,
+        seed=spec.seed if seed is None else seed, device=device,
     )
 
 
-def _heartbeat(study: optuna.Study, trials: list[optuna.Trial]) -> None:
-    storage = study._storage
-    if isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval() is not None:
-        for t in trials:
-            storage.record_heartbeat(t._trial_id)
+class _Heartbeat:
+    """Records a heartbeat for a round's trials every ``interval`` seconds from a background
+    thread (as ``study.optimize`` does), so a long round is never taken for a dead worker."""
+
+    def __init__(self, study: optuna.Study, trial_ids: list[int]) -> None:
+        storage = study._storage  # noqa: SLF001
+        interval = storage.get_heartbeat_interval() if isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) else None
+        self.study, self.trial_ids, self.interval = study, trial_ids, interval or HEARTBEAT_S
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="orderopt-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                _bulk.record_heartbeats(self.study, self.trial_ids)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the round must go on
+                pass
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _fail_stale(study: optuna.Study) -> None:
     """Fail RUNNING trials whose worker stopped sending heartbeats (killed): their orders are re-run."""
-    if isinstance(study._storage, BaseHeartbeat) and study._storage.get_heartbeat_interval() is not None:
+    storage = study._storage  # noqa: SLF001
+    if isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) and storage.get_heartbeat_interval() is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
 
 
 def _evaluated(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    return len({tuple(t.user_attrs["order"]) for t in study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)) if "order" in t.user_attrs})
 
 
-def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, config: ProfileConfig, size: int,
-                   splits, progress: bool) -> None:
-    with warnings.catch_warnings():  # heartbeats are sent by this loop, not by study.optimize
-        warnings.filterwarnings("ignore", message="Heartbeat of storage")
-        trials = [study.ask() for _ in range(size)]
+def _to_prune(study: optuna.Study, ids: dict[Order, int], losses: dict[Order, float], step: int,
+              protected: set[Order]) -> list[Order]:
+    """The orders the study's pruner drops at this checkpoint (references are never dropped)."""
+    pruner = study.pruner
+    candidates = {o: v for o, v in losses.items() if o not in protected}
+    if isinstance(pruner, StageRankPruner):  # ranks within the round: decided in memory, at once
+        return pruner.prune_group(candidates, step)
+    if isinstance(pruner, optuna.pruners.NopPruner):
+        return []
+    by_id = {t._trial_id: t for t in study.get_trials(deepcopy=False)}  # noqa: SLF001
+    return [o for o in candidates if pruner.prune(study, by_id[ids[o]])]
+
+
+def _comparable(result: ProfileResult, plan: BatchPlan, ids: dict[Order, int]) -> dict[Order, tuple[float, float]]:
+    """(raw, comparable) score of every order of the round (see the module docstring)."""
+    index = {o: i for i, o in enumerate(result.orders)}
+    last = {}
+    for o in result.orders:
+        column = result.curves[:, index[o]]
+        c = int(np.flatnonzero(~np.isnan(column))[-1])
+        last[o] = (c, float(column[c]))
+    refs = [o for o in plan.references if o in index and o not in result.dropped_at]
+    if refs:
+        anchors = [plan.anchors[o] for o in refs]
+    else:  # no reference yet (first round): the round's best finished order anchors it at its own score
+        done = [o for o in result.orders if o not in result.dropped_at]
+        if not done:  # everything was pruned: nothing to anchor on, the raw scores stand
+            return {o: (raw, raw) for o, (_, raw) in last.items()}
+        refs = [min(done, key=lambda o: (last[o][1], o))]
+        anchors = [last[refs[0]][1]]
+    out = {}
+    for o, (c, raw) in last.items():
+        factor = anchor_factor([float(result.curves[c, index[r]]) for r in refs], anchors)
+        out[o] = (raw, raw * factor)
+    return out
+
+
+def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str | None, splits, max_candidates: int,
+                   explore: bool, progress: bool) -> tuple[BatchPlan, int] | None:
+    """Claim, profile and store one round; ``None`` when the sampler has nothing to give."""
+    sampler: HierarchicalOrderSampler = study.sampler
+    sizes = layout_sizes(task.length, spec.blocks)
+    run = uuid.uuid4().hex[:12]
+    with sampler.batch(study, max_candidates, blocks=sizes, explore=explore) as plan:
+        if plan is None:
+            return None
+        new = []
+        for order, role in zip(plan.orders, plan.roles):
+            params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes)
+            new.append(_bulk.NewTrial(params, dists, user, {**system, RUN_ATTR: run}))
+        trial_ids = _bulk.create_trials(study, new)
+    ids = dict(zip(plan.orders, trial_ids))
+    protected = set(plan.references)
+    tournament = plan.stage.startswith("tournament")
+    if tournament:  # another profile seed (and with it other data and initialisation) per run
+        j = int(plan.stage.split("-")[1])
+        config, run_splits = _profile_config(spec, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
+    else:
+        config, run_splits = _profile_config(spec, device), splits
+
+    def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
+        _bulk.report(study, {ids[o]: v for o, v in losses.items()}, step)
+        return [] if tournament else _to_prune(study, ids, losses, step, protected)
+
     try:
-        by_order: dict[Order, optuna.Trial] = {}
-        for t in trials:
-            order = suggest_order(t, task.length, blocks=spec.blocks)
-            if order in by_order:  # only when the space is exhausted: do not evaluate it twice
-                study.tell(t, state=TrialState.FAIL)
-            else:
-                by_order[order] = t
-        trials = list(by_order.values())
-        orders = list(by_order)
-        _heartbeat(study, trials)
-
-        def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
-            for o, v in losses.items():
-                by_order[o].report(v, step)
-            _heartbeat(study, trials)
-            return [o for o in losses if by_order[o].should_prune()]
-
-        result = profile(task, orders, config, splits=splits, on_checkpoint=on_checkpoint, progress=progress)
-    except BaseException:
-        for t in trials:  # an interrupted round leaves nothing running: its orders will be re-run
-            study.tell(t, state=TrialState.FAIL)
+        with _Heartbeat(study, trial_ids):
+            result = profile(task, list(plan.orders), config, splits=run_splits, on_checkpoint=on_checkpoint,
+                             progress=progress)
+        scores = _comparable(result, plan, ids)
+    except BaseException:  # an interrupted round leaves nothing running: its orders will be re-run
+        _bulk.finish(study, [_bulk.TrialResult(t, TrialState.FAIL) for t in trial_ids])
         raise
-    for o, t in by_order.items():
-        if o in result.dropped_at:
-            study.tell(t, state=TrialState.PRUNED)
-        else:
-            study.tell(t, float(result.scores[result.orders.index(o)]))
+    results = []
+    for order, trial_id in ids.items():
+        raw, comparable = scores[order]
+        pruned = order in result.dropped_at
+        results.append(_bulk.TrialResult(
+            trial_id, TrialState.PRUNED if pruned else TrialState.COMPLETE, raw if pruned else comparable,
+            user_attrs={"score": comparable, "raw_score": raw},
+            system_attrs={SCORE_ATTR: comparable, RAW_ATTR: raw},
+        ))
+    _bulk.finish(study, results)
+    return plan, len(trial_ids)
 
 
 def search(
     study: optuna.Study,
     *,
     n_trials: int | None = None,
+    budget_minutes: float | None = None,
     device: str | None = None,
     progress: bool = True,
-    on_round: Callable[[str, int, int], None] | None = None,
+    on_round: Callable[[RoundInfo], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> SearchResult:
-    """Run (or resume) the hierarchical global-local order search of ``study``.
+    """Run (or resume) the global-local order search of ``study``.
 
-    ``mixture`` studies evaluate each stage's candidates in one mixture profile (a *round*);
-    ``trial`` studies train one short profile per trial and let the pruner stop poor orders.
-    Without ``n_trials`` the search stops when the schedule has no stage left (only
-    exploration). ``on_round(stage, orders, evaluated)`` is called before every round.
-    """
-    spec = read_spec(study)
+    ``mixture`` studies evaluate each round's orders in one mixture profile; ``trial`` studies
+    train one short profile per trial and let the pruner stop poor orders. The search stops
+    when the schedule is done (after its tournament), after ``n_trials`` trials, or, once
+    ``budget_minutes`` have passed, after the tournament that the spent budget brings forward.
+    ``on_start(stage, orders)`` is called before and ``on_round(info)`` after every round."""
+    spec = read_spec(study).resolved()
     task = task_of(study)
     config = _profile_config(spec, device)
     tc = config.train
     splits = task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed)
     sizes = layout_sizes(task.length, spec.blocks)
+    sampler = study.sampler
     start = time.perf_counter()
-    ran = 0
+    ran, stopped = 0, "schedule done"
+    deadline = None if budget_minutes is None else start + 60.0 * budget_minutes
 
     def objective(trial: optuna.Trial) -> float:  # `trial` mode: one short profile per trial
         order = suggest_order(trial, task.length, blocks=spec.blocks)
@@ -134,23 +274,51 @@ def search(
 
         return float(profile(task, [order], config, splits=splits, on_checkpoint=on_checkpoint, progress=False).scores[0])
 
-    sampler = study.sampler
     while n_trials is None or ran < n_trials:
         _fail_stale(study)
+        if deadline is not None and time.perf_counter() > deadline and isinstance(sampler, HierarchicalOrderSampler):
+            sampler.end_local_stages(study, blocks=sizes)  # budget spent: on to the tournament
         status = sampler.stage_status(study, blocks=sizes) if isinstance(sampler, HierarchicalOrderSampler) else None
-        if status is not None and (status.unexplored == 0 or (status.stage == "explore" and n_trials is None)):
-            break  # every order was tried, or the schedule is done (give n_trials to keep exploring)
-        size = len(status.untried) if status is not None and status.untried else EXPLORE_ROUND
-        if status is not None:
-            size = min(size, status.unexplored)
-        if n_trials is not None:
-            size = min(size, n_trials - ran)
-        if on_round:
-            on_round(status.stage if status else "round", size, _evaluated(study))
-        if spec.mode == "mixture":
-            _mixture_round(study, task, spec, config, size, splits, progress)
+        if status is not None and status.unexplored == 0 and not status.references:
+            stopped = "every order was tried"
+            break
+        if status is not None and status.stage == "explore" and n_trials is None:
+            break  # the schedule is done (give n_trials to keep exploring)
+        if deadline is not None and time.perf_counter() > deadline and (status is None or not status.untried):
+            stopped = "budget spent"
+            break
+        left = None if n_trials is None else n_trials - ran
+        tick = time.perf_counter()
+        if spec.mode == "mixture" and isinstance(sampler, HierarchicalOrderSampler):
+            refs = len(status.references) if status.stage != "explore" else spec.references
+            size = spec.round_size if left is None else left - refs
+            if size < (0 if status.stage.startswith("tournament") else 1):
+                stopped = f"{n_trials} trials asked for: too few left for the next round's references"
+                break
+            if on_start:
+                on_start(status.stage if status else "round", min(size, len(status.untried)) if status else size)
+            outcome = _mixture_round(study, task, spec, device, splits, size, explore=n_trials is not None,
+                                     progress=progress)
+            if outcome is None:
+                break
+            plan, count = outcome
+            label = plan.stage
         else:
+            size = len(status.untried) if status is not None and status.untried else spec.round_size
+            if status is not None:
+                size = min(size, max(1, status.unexplored))
+            if left is not None:
+                size = min(size, left)
+            label = status.stage if status else "round"
+            if on_start:
+                on_start(label, size)
             study.optimize(objective, n_trials=size, catch=())
-        ran += size
-    return SearchResult(study.study_name, best_orders(study), ran, time.perf_counter() - start)
-
+            count = size
+        ran += count
+        if on_round:
+            best = best_orders(study, 1)
+            on_round(RoundInfo(label, count, _evaluated(study), best[0][0] if best else None,
+                               best[0][1] if best else None, time.perf_counter() - tick))
+    else:
+        stopped = f"{n_trials} trials run"
+    return SearchResult(study.study_name, best_orders(study), ran, time.perf_counter() - start, stopped)

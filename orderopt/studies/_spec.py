@@ -1,23 +1,38 @@
-"""What a study searches, stored in the study's user attrs so any worker can join by name."""
+"""What a study searches and how, stored in the study's user attrs so any worker can join by name.
+
+The spec is versioned twice: ``version`` (the layout of this record) and ``schedule_version``
+(the stages the sampler replays; a changed schedule would silently change a resumed study). A
+study made by another version is refused with a clear message instead of being resumed wrongly.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import optuna
 
 from orderopt.errors import ConfigError
+from orderopt.samplers import SCHEDULE_VERSION
 
-__all__ = ["StudySpec", "SPEC_ATTR", "read_spec", "write_spec"]
+__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "read_spec", "write_spec",
+           "is_orderopt_study"]
 
 SPEC_ATTR = "orderopt_spec"
+SPEC_VERSION = 2
 SEARCH_MODES = ("mixture", "trial")
+# settings that decide which orders a study tries (checked when a study is resumed)
+SEARCH_SETTINGS = ("preset", "mode", "signal", "steps", "val_per_order", "seed", "levels", "init", "blocks",
+                   "population", "round_size", "incumbents", "patience", "references", "tournament_size",
+                   "tournament_runs")
 
 
 @dataclass
 class StudySpec:
-    """Task, profiling and schedule settings of an order-search study (JSON-able)."""
+    """Task, profiling and schedule settings of an order-search study (JSON-able).
+
+    ``None`` for a schedule size means the mode's default (see :meth:`resolved`)."""
 
     task: dict[str, Any]
     length: int
@@ -30,20 +45,91 @@ class StudySpec:
     levels: int = 3
     init: str = "random"
     blocks: list[int] | None = None
-    version: int = field(default=1)
+    population: int | None = None
+    round_size: int | None = None
+    incumbents: int | None = None
+    patience: int | None = None
+    references: int | None = None
+    tournament_size: int | None = None
+    tournament_runs: int | None = None
+    version: int = field(default=SPEC_VERSION)
+    schedule_version: int = field(default=SCHEDULE_VERSION)
+
+    def resolved(self) -> StudySpec:
+        """This spec with every ``None`` schedule size replaced by the mode's default.
+
+        Mixture rounds (measured in benchmarks/results/search_design.md): ``global-1`` of 512
+        random orders, local rounds of up to 512 orders around the best 4, 4 references per
+        round, stop after 2 rounds without a new best, then a tournament of the best 16 in 2 runs.
+        One profile per trial (``trial`` mode) keeps the paper's schedule with ``T = (K+1)!``."""
+        if self.mode == "mixture":
+            defaults = {"population": 512, "round_size": 512, "incumbents": 4, "patience": 2, "references": 4,
+                        "tournament_size": 16, "tournament_runs": 2}
+        else:
+            defaults = {"population": math.factorial(self.levels + 1), "round_size": 24, "incumbents": 1,
+                        "patience": 2, "references": 0, "tournament_size": 0, "tournament_runs": 2}
+        values = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
+        return StudySpec(**{**asdict(self), **values})
 
     def check(self) -> StudySpec:
+        """Raise :class:`ConfigError` for settings no search can use (before anything is stored)."""
         if self.mode not in SEARCH_MODES:
-            raise ConfigError(f"unknown search mode {self.mode!r}; use mixture or trial")
+            raise ConfigError(f"unknown search mode {self.mode!r}; use {' or '.join(SEARCH_MODES)}")
+        if self.init not in ("random", "structured"):
+            raise ConfigError(f"unknown init {self.init!r}; use random or structured")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"--steps must be >= 1, got {self.steps}")
+        if self.val_per_order is not None and self.val_per_order < 1:
+            raise ConfigError(f"--val-per-order must be >= 1, got {self.val_per_order}")
+        if self.levels < 1:
+            raise ConfigError(f"--levels must be >= 1, got {self.levels}")
+        if self.length < 3:
+            raise ConfigError(f"an order search needs L >= 3 (there are only {math.factorial(self.length)} orders "
+                              f"of L={self.length}: train them all with orderopt train)")
+        for name in ("population", "round_size", "incumbents", "patience", "tournament_runs"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        for name in ("references", "tournament_size"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
         return self
 
     def same_problem(self, other: StudySpec) -> bool:
         return self.task == other.task and self.length == other.length
 
+    def differences(self, asked: dict[str, Any]) -> list[str]:
+        """``name: stored -> asked`` for every explicitly asked search setting that differs."""
+        out = []
+        for name, value in asked.items():
+            if value is not None and name in SEARCH_SETTINGS and getattr(self, name) != value:
+                out.append(f"{name} {getattr(self, name)} (asked {value})")
+        return out
+
+
+def is_orderopt_study(study: optuna.Study | optuna.study.StudySummary) -> bool:
+    return SPEC_ATTR in study.user_attrs
+
 
 def read_spec(study: optuna.Study) -> StudySpec | None:
+    """The study's spec; ``None`` for a study orderopt did not create. A spec of another
+    orderopt version is a :class:`ConfigError` naming what to do."""
     raw = study.user_attrs.get(SPEC_ATTR)
-    return StudySpec(**raw) if raw else None
+    if not raw:
+        return None
+    known = {f.name for f in fields(StudySpec)}
+    unknown = sorted(set(raw) - known)
+    version = raw.get("version", 1)
+    if unknown or version > SPEC_VERSION:
+        raise ConfigError(f"study {study.study_name!r} was made by a newer orderopt (spec version {version}, "
+                          f"unknown settings {', '.join(unknown) or 'none'}); upgrade orderopt to use it")
+    if version < SPEC_VERSION or raw.get("schedule_version", 1) != SCHEDULE_VERSION:
+        raise ConfigError(f"study {study.study_name!r} was made by an older orderopt (search schedule version "
+                          f"{raw.get('schedule_version', 1)}, this orderopt replays version {SCHEDULE_VERSION}); "
+                          "its trials stay readable with optuna, but resume it with the orderopt that made it "
+                          "or start a new study with another --study name")
+    return StudySpec(**raw)
 
 
 def write_spec(study: optuna.Study, spec: StudySpec) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from typing import Any
 
 import optuna
 from optuna.pruners import BasePruner
@@ -12,12 +12,13 @@ from optuna.samplers import BaseSampler
 from orderopt.errors import ConfigError
 from orderopt.presets import get_preset
 from orderopt.pruners import StageRankPruner
-from orderopt.samplers import HierarchicalOrderSampler
+from orderopt.samplers import HierarchicalOrderSampler, layout_sizes
 from orderopt.storage import get_storage
-from orderopt.studies._spec import StudySpec, read_spec, write_spec
+from orderopt.studies._spec import SEARCH_SETTINGS, StudySpec, is_orderopt_study, read_spec, write_spec
 from orderopt.tasks import Task, task_from_spec
 
-__all__ = ["create_study", "load_study", "task_of", "default_study_name", "HEARTBEAT_S", "GRACE_S"]
+__all__ = ["create_study", "load_study", "task_of", "default_study_name", "sampler_for", "pruner_for", "HEARTBEAT_S",
+           "GRACE_S"]
 
 HEARTBEAT_S = 20  # a worker records a heartbeat for its running trials at least this often
 GRACE_S = 90  # a running trial without a heartbeat for this long is failed (and its order re-run)
@@ -35,11 +36,19 @@ def default_study_name(task: Task, mode: str, seed: int) -> str:
     return f"{task.name}-L{task.length}-{mode}-seed{seed}"
 
 
-def _default_sampler(spec: StudySpec) -> HierarchicalOrderSampler:
-    return HierarchicalOrderSampler(seed=spec.seed, levels=spec.levels, init=spec.init)
+def sampler_for(spec: StudySpec) -> HierarchicalOrderSampler:
+    """The sampler a study's spec describes (every worker builds the same one)."""
+    r = spec.resolved()
+    return HierarchicalOrderSampler(
+        seed=spec.seed, levels=spec.levels, init=spec.init, population=r.population,
+        local="rounds" if spec.mode == "mixture" else "sequential", incumbents=r.incumbents,
+        round_size=r.round_size, patience=r.patience, references=r.references,
+        tournament_size=r.tournament_size, tournament_runs=r.tournament_runs,
+    )
 
 
-def _default_pruner(spec: StudySpec) -> BasePruner:
+def pruner_for(spec: StudySpec) -> BasePruner:
+    """Drop the worst half of a round's orders at every checkpoint of its second half."""
     steps = spec.steps or get_preset(spec.preset).profile_train.total_steps()
     return StageRankPruner(fraction=0.5, min_trials=4, warmup_steps=steps // 2)
 
@@ -51,38 +60,51 @@ def create_study(
     study_name: str | None = None,
     sampler: BaseSampler | None = None,
     pruner: BasePruner | None = None,
-    preset: str = "cpu",
-    mode: str = "mixture",
-    signal: str = "index",
-    steps: int | None = None,
-    val_per_order: int | None = None,
-    seed: int = 0,
-    levels: int = 3,
-    init: str = "random",
-    blocks: Sequence[int] | None = None,
     heartbeat_interval: int = HEARTBEAT_S,
     grace_period: int = GRACE_S,
+    **settings: Any,
 ) -> optuna.Study:
     """An Optuna study that searches generation orders of ``task``; re-creating it with the same
-    name and storage resumes it. The settings are stored in the study so workers can join with
-    :func:`load_study`."""
-    get_preset(preset)  # fail early on a bad name
-    spec = StudySpec(task.spec(), task.length, preset, mode, signal, steps, val_per_order, seed, levels, init,
-                     list(blocks) if blocks else None).check()
+    name and storage resumes it. ``settings`` are :class:`StudySpec` fields (``preset``,
+    ``mode``, ``seed``, ``levels``, ``population``, ``round_size``, ...); ``None`` or absent
+    means the default for a new study and the stored value for an existing one. Asking an
+    existing study for other settings is a :class:`ConfigError` that names them.
+
+    Everything is checked before anything is written: a bad setting leaves no study behind."""
+    unknown = sorted(set(settings) - set(SEARCH_SETTINGS))
+    if unknown:
+        raise ConfigError(f"unknown search setting(s) {', '.join(unknown)}; use {', '.join(SEARCH_SETTINGS)}")
+    asked = {k: (list(v) if k == "blocks" and v else v) for k, v in settings.items() if v is not None}
+    spec = StudySpec(task.spec(), task.length, **asked).check()
+    get_preset(spec.preset)  # fail early on a bad name
+    if spec.blocks is not None:
+        layout_sizes(task.length, spec.blocks)
+    name = study_name or default_study_name(task, spec.mode, spec.seed)
     rdb = _storage(storage, heartbeat_interval, grace_period)
-    name = study_name or default_study_name(task, mode, seed)
-    study = optuna.create_study(
-        storage=rdb, study_name=name, direction="minimize", load_if_exists=True,
-        sampler=sampler or _default_sampler(spec), pruner=pruner or _default_pruner(spec),
-    )
-    existing = read_spec(study)
-    if existing is None:
-        write_spec(study, spec)
-    elif not existing.same_problem(spec):
-        raise ConfigError(
-            f"study {name!r} searches task {existing.task.get('name')} (L={existing.length}), not "
-            f"{task.name} (L={task.length}); choose another --study name"
-        )
+    existing_names = {s.study_name: s for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
+    if name in existing_names:
+        summary = existing_names[name]
+        if not is_orderopt_study(summary):
+            raise ConfigError(f"study {name!r} in this storage was not created by orderopt; choose another --study name")
+        study = optuna.load_study(study_name=name, storage=rdb)
+        stored = read_spec(study)
+        if not stored.same_problem(spec):
+            raise ConfigError(
+                f"study {name!r} searches task {stored.task.get('name')} (L={stored.length}), not "
+                f"{task.name} (L={task.length}); choose another --study name"
+            )
+        diff = stored.differences(asked)
+        if diff:
+            raise ConfigError(f"study {name!r} was created with other search settings: {'; '.join(diff)}; re-run "
+                              "without those options to resume it with its own, or choose another --study name")
+        return optuna.load_study(study_name=name, storage=rdb, sampler=sampler or sampler_for(stored),
+                                 pruner=pruner or pruner_for(stored))
+    study = optuna.create_study(storage=rdb, study_name=name, direction="minimize",
+                                sampler=sampler or sampler_for(spec), pruner=pruner or pruner_for(spec))
+    write_spec(study, spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["profile loss"])
     return study
 
 
@@ -95,21 +117,23 @@ def load_study(
     heartbeat_interval: int = HEARTBEAT_S,
     grace_period: int = GRACE_S,
 ) -> optuna.Study:
-    """Join an existing order-search study by name and storage alone."""
+    """Join an existing order-search study by name and storage alone (its stored settings)."""
     rdb = _storage(storage, heartbeat_interval, grace_period)
-    try:
-        study = optuna.load_study(study_name=study_name, storage=rdb)
-    except KeyError:
-        names = ", ".join(s.study_name for s in optuna.get_all_study_summaries(rdb)) or "none"
-        raise ConfigError(f"no study named {study_name!r} in this storage (studies: {names})") from None
-    spec = read_spec(study)
-    if spec is None:
+    summaries = {s.study_name: s for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
+    if study_name not in summaries:
+        names = ", ".join(summaries) or "none"
+        raise ConfigError(f"no study named {study_name!r} in this storage (studies: {names})")
+    if not is_orderopt_study(summaries[study_name]):
         raise ConfigError(f"study {study_name!r} was not created by orderopt; give the name of an orderopt study")
-    return optuna.load_study(study_name=study_name, storage=rdb, sampler=sampler or _default_sampler(spec),
-                             pruner=pruner or _default_pruner(spec))
+    study = optuna.load_study(study_name=study_name, storage=rdb)
+    spec = read_spec(study)
+    study.sampler = sampler or sampler_for(spec)
+    study.pruner = pruner or pruner_for(spec)
+    return study
 
 
 def task_of(study: optuna.Study) -> Task:
+    """The task of an orderopt study, rebuilt from its spec."""
     spec = read_spec(study)
     if spec is None:
         raise ConfigError(f"study {study.study_name!r} was not created by orderopt")

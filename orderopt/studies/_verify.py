@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import optuna
-from optuna.trial import TrialState
 
 from orderopt.orders import Order, format_order, random_orders
 from orderopt.presets import get_preset
@@ -46,9 +45,9 @@ def verify(
     task = task_of(study)
     preset = get_preset(spec.preset)
     config = with_overrides(preset.final_train, seed=spec.seed, device=device)
-    found = best_orders(study, top)
-    scores = {tuple(t.user_attrs["order"]): (t.value, t.number)
-              for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if "order" in t.user_attrs}
+    ranked = best_orders(study, top=len(study.trials))  # tournament first, then by comparable score
+    found = ranked[:top]
+    scores = {o: (v, n) for o, v, n in ranked}
     plan: list[tuple[str, Order]] = [(f"found #{i + 1}", o) for i, (o, _, _) in enumerate(found)]
     plan += [(name, task.parse_order(name)) for name in baselines]
     plan += [(f"random:{i}", o) for i, o in enumerate(random_orders(task.length, n_random, spec.seed, exclude=[o for _, o in plan]))]

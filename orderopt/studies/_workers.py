@@ -14,7 +14,7 @@ def worker_main(study_name: str, storage: str | None, n_trials: int | None, devi
     import optuna
 
     from orderopt.studies import load_study, search
-    from orderopt.training import pick_device
+    from orderopt.engine import pick_device
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if device == "auto":

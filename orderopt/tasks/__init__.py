@@ -17,6 +17,7 @@ from orderopt.tasks.delay import DelayTask
 from orderopt.tasks.index import IndexTask
 from orderopt.tasks.prod import ProdTask
 from orderopt.tasks.recurrences import RECURRENCES
+from orderopt.tasks.scramble import ScrambledTask, scrambled
 
 __all__ = [
     "Task",
@@ -24,6 +25,8 @@ __all__ = [
     "SPLIT_NAMES",
     "CallableTask",
     "DatasetTask",
+    "ScrambledTask",
+    "scrambled",
     "TASKS",
     "make_task",
     "resolve_task",
@@ -41,8 +44,11 @@ TASKS: dict[str, Callable[..., Task]] = {
 }
 
 
-def make_task(name: str, length: int | None = None, **options: Any) -> Task:
-    """Build a registered task by name (``relu``, ``square``, ...); ``length`` defaults to 8."""
+def make_task(name: str, length: int | None = None, *, scramble: int | None = None, **options: Any) -> Task:
+    """Build a registered task by name (``relu``, ``square``, ...); ``length`` defaults to 8.
+    ``scramble=SEED`` relabels its target indices (see :func:`scrambled`)."""
+    if scramble is not None:
+        return scrambled(make_task(name, length, **options), scramble)
     key = name.strip().lower()
     if key not in TASKS:
         raise UnknownTaskError(
@@ -56,8 +62,11 @@ def make_task(name: str, length: int | None = None, **options: Any) -> Task:
         raise TaskConfigError(f"task {key}: bad option ({exc})") from None
 
 
-def resolve_task(text: str, length: int | None = None, **options: Any) -> Task:
-    """A task from a registered name, a dataset path or an import path ``module:function``."""
+def resolve_task(text: str, length: int | None = None, *, scramble: int | None = None, **options: Any) -> Task:
+    """A task from a registered name, a dataset path or an import path ``module:function``;
+    ``scramble=SEED`` relabels its target indices."""
+    if scramble is not None:
+        return scrambled(resolve_task(text, length, **options), scramble)
     if text.lower().endswith(DATASET_SUFFIXES) or Path(text).is_file():
         task: Task = from_file(text)
     elif ":" in text and text.strip().lower() not in TASKS:
@@ -72,6 +81,10 @@ def resolve_task(text: str, length: int | None = None, **options: Any) -> Task:
 def task_from_spec(spec: dict[str, Any]) -> Task:
     """Inverse of :meth:`Task.spec` (used to rebuild a study's task in another worker)."""
     spec = dict(spec)
+    if spec.get("scramble") is not None:
+        seed = spec.pop("scramble")
+        return scrambled(task_from_spec(spec), seed)
+    spec.pop("scramble", None)
     name = spec.pop("name")
     if name == "file":
         return from_file(spec["path"])

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from orderopt.errors import ConfigError, InvalidOrderError
 from orderopt.orders import is_order, kendall_tau_distance, reverse
-from orderopt.samplers import HierarchicalOrderSampler, Schedule, suggest_order
+from orderopt.samplers import HierarchicalOrderSampler, Schedule, ScheduleConfig, suggest_order
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_enqueued_and_seed_orders_come_first():
 
 
 def test_structured_init_uses_blocks_of_forward_and_reverse():
-    sched = Schedule(8, levels=3, seed=0, init="structured", structured_block=2)
+    sched = Schedule(8, ScheduleConfig(levels=3, init="structured", structured_block=2), seed=0)
     initial = sched.initial(())
     assert len(initial) == 24
     assert tuple(range(8)) in initial or reverse(8) in initial

@@ -1,53 +1,140 @@
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 from orderopt.errors import ConfigError
 from orderopt.orders import is_order
-from orderopt.studies import create_study, load_study, read_spec, search, task_of
+from orderopt.samplers import RAW_ATTR, SCORE_ATTR, trial_score
+from orderopt.studies import best_orders, create_study, load_study, read_spec, search, task_of
 from orderopt.tasks import make_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 TASK = make_task("square", 5)
+SMALL = {"preset": "tiny", "levels": 2, "population": 12, "round_size": 12, "tournament_size": 4}
 
 
 def sqlite(tmp_path):
     return f"sqlite:///{tmp_path / 'orderopt.db'}"
 
 
-def test_mixture_search_stores_every_order_and_resumes(tmp_path):
+def runs_of(study):
+    """Trials grouped by mixture run, in the order the runs were made."""
+    runs = defaultdict(list)
+    for t in study.trials:
+        runs[t.system_attrs.get("orderopt:run")].append(t)
+    return sorted(runs.values(), key=lambda ts: ts[0].number)
+
+
+def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
     rounds = []
-    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2, seed=0)
-    res = search(study, progress=False, on_round=lambda stage, n, done: rounds.append((stage, n, done)))
-    trials = study.trials
-    assert rounds[0] == ("global-1", 6, 0) and rounds[1][0] == "global-2"
-    orders = [tuple(t.user_attrs["order"]) for t in trials]
-    assert len(orders) == len(set(orders)) == res.trials and all(is_order(o, 5) for o in orders)
-    for t in trials:
-        assert {"order", "stage", "round"} <= set(t.user_attrs)
-        assert t.state in (TrialState.COMPLETE, TrialState.PRUNED) and len(t.intermediate_values) >= 1
-    assert any(t.state == TrialState.PRUNED for t in trials)  # the pruner dropped orders mid-round
-    assert res.best[0][1] == min(t.value for t in trials if t.state == TrialState.COMPLETE)
-    # joining by name and storage alone continues the same search
-    again = load_study(study.study_name, storage=sqlite(tmp_path))
-    assert task_of(again).spec() == TASK.spec() and read_spec(again).levels == 2
-    more = search(again, n_trials=5, progress=False)
-    assert more.trials == 5 and len(again.trials) == len(trials) + 5
-    orders = [tuple(t.user_attrs["order"]) for t in again.trials]
-    assert len(orders) == len(set(orders))
+    study = create_study(TASK, storage=sqlite(tmp_path), seed=0, **SMALL)
+    res = search(study, progress=False, on_round=rounds.append)
+    stages = [r.stage for r in rounds]
+    assert stages[0] == "global-1" and stages[1] == "global-2" and "local-1" in stages
+    assert stages[-2:] == ["tournament-1", "tournament-2"] and res.stopped == "schedule done"
+    assert rounds[0].orders == 12 and sum(r.orders for r in rounds) == res.trials == len(study.trials)
+    runs = runs_of(study)
+    assert len(runs) == len(rounds)
+    for i, run in enumerate(runs):
+        roles = [t.system_attrs["orderopt:role"] for t in run]
+        if i == 0:
+            assert set(roles) == {"candidate"}  # nothing to refer to yet
+        elif stages[i].startswith("tournament"):
+            assert set(roles) == {"tournament"} and len(run) == 4
+        else:  # every later round profiles the current best orders again beside its candidates
+            assert roles.count("reference") == 4 and "candidate" in roles
+        for t in run:
+            assert t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
+            assert {"order", "stage", "round", "score", "raw_score"} <= set(t.user_attrs)
+            assert t.system_attrs[SCORE_ATTR] == t.user_attrs["score"] and t.system_attrs[RAW_ATTR] > 0
+            assert trial_score(t) == t.system_attrs[SCORE_ATTR]
+            if t.state == TrialState.COMPLETE:
+                assert t.value == t.system_attrs[SCORE_ATTR]
+    # candidates are never profiled twice; references and tournament entrants are re-profiles
+    candidates = [tuple(t.user_attrs["order"]) for t in study.trials if t.system_attrs["orderopt:role"] == "candidate"]
+    assert len(candidates) == len(set(candidates)) and all(is_order(o, 5) for o in candidates)
+    assert any(t.state == TrialState.PRUNED for t in study.trials)
+    # comparable scores: the references of a round scale it to their earlier scores
+    for run in runs[1:]:
+        refs = [t for t in run if t.system_attrs["orderopt:role"] in ("reference", "tournament")]
+        raw = [t.system_attrs[RAW_ATTR] for t in refs]
+        comparable = [t.system_attrs[SCORE_ATTR] for t in refs]
+        factor = np.exp(np.mean(np.log(comparable)) - np.mean(np.log(raw)))
+        for t in run:
+            if t.state == TrialState.COMPLETE:
+                assert math.isclose(t.system_attrs[SCORE_ATTR], t.system_attrs[RAW_ATTR] * factor, rel_tol=1e-9)
 
 
-def test_rerunning_create_resumes_and_other_task_is_refused(tmp_path):
-    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2)
-    search(study, n_trials=3, progress=False)
-    same = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2)
-    assert len(same.trials) == 3
+def test_tournament_picks_found_1(tmp_path):
+    study = create_study(TASK, storage=sqlite(tmp_path), seed=1, **SMALL)
+    res = search(study, progress=False)
+    tournament = defaultdict(list)
+    for t in study.trials:
+        if t.system_attrs["orderopt:stage"].startswith("tournament"):
+            tournament[tuple(t.user_attrs["order"])].append(math.log(t.system_attrs[SCORE_ATTR]))
+    assert len(tournament) == 4 and all(len(v) == 2 for v in tournament.values())
+    winner = min(tournament, key=lambda o: (np.mean(tournament[o]), o))
+    assert res.best[0][0] == best_orders(study, 1)[0][0] == winner
+    assert {o for o, _, _ in res.best[:4]} == set(tournament)  # the entrants rank first, by the tournament
+    # the two tournament runs used two other profile seeds: different raw scores for the same order
+    entrant = next(iter(tournament))
+    raws = [t.system_attrs[RAW_ATTR] for t in study.trials
+            if tuple(t.user_attrs["order"]) == entrant and t.system_attrs["orderopt:stage"].startswith("tournament")]
+    assert len(set(raws)) == 2
+
+
+def test_budget_moves_on_to_the_tournament(tmp_path):
+    study = create_study(TASK, storage=sqlite(tmp_path), seed=2, **{**SMALL, "patience": 50})
+    res = search(study, budget_minutes=1e-6, progress=False)
+    stages = [t.system_attrs["orderopt:stage"] for t in study.trials]
+    assert "tournament-2" in stages and not any(s.startswith("local") for s in stages)
+    assert res.stopped == "schedule done"
+    assert study._storage.get_study_system_attrs(study._study_id)["orderopt:stop_local"] >= 2  # after global-2
+    again = search(study, progress=False)  # the spent budget is part of the study: nothing left to do
+    assert again.trials == 0
+
+
+def test_resume_joins_by_name_and_refuses_other_settings(tmp_path):
+    study = create_study(TASK, storage=sqlite(tmp_path), **SMALL)
+    search(study, n_trials=12, progress=False)
+    same = create_study(TASK, storage=sqlite(tmp_path), **SMALL)
+    assert len(same.trials) == 12
+    quiet = create_study(TASK, storage=sqlite(tmp_path))  # no settings asked: the stored ones are used
+    assert read_spec(quiet).population == 12 and read_spec(quiet).preset == "tiny"
+    with pytest.raises(ConfigError, match=r"other search settings: levels 2 \(asked 3\); population 12 \(asked 24\)"):
+        create_study(TASK, storage=sqlite(tmp_path), levels=3, population=24)
     with pytest.raises(ConfigError, match="searches task square"):
         create_study(make_task("relu", 5), storage=sqlite(tmp_path), study_name=study.study_name)
     with pytest.raises(ConfigError, match="no study named 'nope'"):
         load_study("nope", storage=sqlite(tmp_path))
+    again = load_study(study.study_name, storage=sqlite(tmp_path))
+    assert task_of(again).spec() == TASK.spec() and read_spec(again).levels == 2
+    assert 0 < search(again, n_trials=12, progress=False).trials <= 12
+    candidates = [tuple(t.user_attrs["order"]) for t in again.trials if t.system_attrs["orderopt:role"] == "candidate"]
+    assert len(candidates) == len(set(candidates))
+
+
+def test_bad_settings_and_foreign_studies_write_nothing(tmp_path):
+    url = sqlite(tmp_path)
+    for bad, match in (({"steps": 0}, "steps must be >= 1"), ({"population": 0}, "population must be >= 1"),
+                       ({"mode": "nope"}, "unknown search mode"), ({"preset": "huge"}, "unknown preset")):
+        with pytest.raises(ConfigError, match=match):
+            create_study(TASK, storage=url, **bad)
+    with pytest.raises(ConfigError, match="L >= 3"):
+        create_study(make_task("square", 2), storage=url)
+    assert optuna.get_all_study_summaries(url) == []
+    optuna.create_study(storage=url, study_name="plain", direction="maximize")
+    with pytest.raises(ConfigError, match="not created by orderopt"):
+        create_study(TASK, storage=url, study_name="plain")
+    with pytest.raises(ConfigError, match="not created by orderopt"):
+        load_study("plain", storage=url)
+    assert optuna.load_study(study_name="plain", storage=url).trials == []
 
 
 def test_trial_mode(tmp_path):
@@ -55,13 +142,15 @@ def test_trial_mode(tmp_path):
     res = search(study, n_trials=4, progress=False)
     assert res.trials == 4 and len(study.trials) == 4
     assert all(len(t.intermediate_values) >= 1 for t in study.trials)
+    assert all(t.system_attrs["orderopt:stage"] == "global-1" for t in study.trials)
 
 
 def test_interrupted_round_loses_nothing(tmp_path, monkeypatch):
     import orderopt.studies._search as search_module
 
-    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2)
-    search(study, n_trials=6, progress=False)  # the first round completes
+    study = create_study(TASK, storage=sqlite(tmp_path), **SMALL)
+    search(study, n_trials=12, progress=False)  # the first round completes
+    done = {t.number: t.state for t in study.trials}
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -69,25 +158,27 @@ def test_interrupted_round_loses_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(search_module, "profile", interrupted)
     with pytest.raises(KeyboardInterrupt):
         search(study, progress=False)
-    states = [t.state for t in study.trials]
-    assert states[:6] == [TrialState.COMPLETE if s == TrialState.COMPLETE else s for s in states[:6]]
-    assert TrialState.RUNNING not in states and TrialState.FAIL in states
-    failed = {tuple(t.user_attrs["order"]) for t in study.trials if t.state == TrialState.FAIL}
+    states = {t.number: t.state for t in study.trials}
+    assert all(states[n] == s for n, s in done.items())  # finished trials are untouched
+    assert TrialState.RUNNING not in states.values() and TrialState.FAIL in states.values()
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    failed_stage = {t.system_attrs["orderopt:stage"] for t in failed}
     monkeypatch.undo()
-    search(study, progress=False)  # re-running the same search re-runs the interrupted orders
-    rerun = {tuple(t.user_attrs["order"]) for t in study.trials if t.state == TrialState.COMPLETE or t.state == TrialState.PRUNED}
-    assert failed <= rerun
+    search(study, progress=False)  # re-running the same search re-runs the interrupted round
+    redone = {tuple(t.user_attrs["order"]) for t in study.trials if t.state != TrialState.FAIL
+              and t.system_attrs["orderopt:stage"] in failed_stage}
+    assert {tuple(t.user_attrs["order"]) for t in failed} <= redone
 
 
 def test_verify_trains_best_and_baselines(tmp_path):
     from orderopt.studies import format_verification, verify
 
-    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2)
-    search(study, n_trials=6, progress=False)
+    study = create_study(TASK, storage=sqlite(tmp_path), **SMALL)
+    search(study, n_trials=12, progress=False)
     rows = verify(study, top=2, n_random=1, progress=False)
     assert [r.label for r in rows] == ["found #1", "found #2", "forward", "reverse", "random:0"]
     assert all(0.0 <= r.success <= 1.0 for r in rows)
-    assert rows[0].trial is not None and rows[0].profile_score is not None
+    assert rows[0].order == best_orders(study, 1)[0][0] and rows[0].profile_score == best_orders(study, 1)[0][1]
     stored = optuna.load_study(study_name=study.study_name, storage=sqlite(tmp_path))
     assert len(stored.user_attrs["verification"]) == 5
     assert stored.user_attrs["verification"][0]["trial"] == rows[0].trial
@@ -105,9 +196,9 @@ def test_verify_trains_best_and_baselines(tmp_path):
     ids=["successive-halving", "hyperband", "percentile"],
 )
 def test_optuna_pruners_work_in_both_modes(tmp_path, pruner, mode):
-    study = create_study(TASK, storage=sqlite(tmp_path), preset="tiny", levels=2, mode=mode, pruner=pruner)
-    res = search(study, n_trials=6, progress=False)
-    assert res.trials == 6
+    study = create_study(TASK, storage=sqlite(tmp_path), mode=mode, pruner=pruner, **{**SMALL, "round_size": 6})
+    res = search(study, n_trials=12, progress=False)
+    assert res.trials == 12
     for t in study.trials:
         assert t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
         assert is_order(tuple(t.user_attrs["order"]), 5)

@@ -29,39 +29,49 @@ def pg_study(postgres_url, study_name):
         pass
 
 
+SMALL = {"preset": "tiny", "levels": 2, "population": 12, "round_size": 12, "tournament_size": 4}
+
+
 def test_three_workers_complete_the_search_without_repeats(pg_study):
     url, name = pg_study
-    create_study(make_task("square", 6), storage=url, study_name=name, preset="tiny", levels=2)
+    create_study(make_task("square", 6), storage=url, study_name=name, **SMALL)
     procs = [subprocess.Popen([sys.executable, "-m", "orderopt", "worker", "--study", name, "--storage", url, "--quiet"],
                               cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(3)]
     assert [p.wait(timeout=600) for p in procs] == [0, 0, 0]
     study = load_study(name, storage=url)
     trials = study.trials
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    orders = Counter(tuple(t.user_attrs["order"]) for t in trials)
-    assert max(orders.values()) == 1, "an order was evaluated twice"
-    stages = {t.user_attrs["stage"] for t in trials}
-    assert {"global-1", "global-2"} <= stages and any(s.startswith("local-") for s in stages)
+    candidates = Counter(tuple(t.user_attrs["order"]) for t in trials
+                         if t.system_attrs["orderopt:role"] in ("candidate", "explore"))
+    assert max(candidates.values()) == 1, "an order was evaluated twice"
+    stages = {t.system_attrs["orderopt:stage"] for t in trials}
+    assert {"global-1", "global-2", "tournament-1", "tournament-2"} <= stages
+    assert any(s.startswith("local-") for s in stages)
     status = study.sampler.stage_status(study)
     assert status.stage == "explore"  # the whole schedule was evaluated
 
 
+def _start_worker(url, name, pause, n_trials):
+    return subprocess.Popen([sys.executable, "-m", "tests.studies.kill_target", url, name, str(pause), str(n_trials)],
+                            cwd=ROOT)
+
+
+def _running_orders(study):
+    live = [t for t in study.get_trials() if t.state == TrialState.RUNNING]
+    return [tuple(t.user_attrs["order"]) for t in live] if live and all("order" in t.user_attrs for t in live) else []
+
+
 def test_killed_worker_loses_nothing(pg_study):
     url, name = pg_study
-    create_study(TASK, storage=url, study_name=name, preset="tiny", levels=2, heartbeat_interval=1, grace_period=3)
-    victim = subprocess.Popen([sys.executable, "-m", "tests.studies.kill_target", url, name], cwd=ROOT)
+    create_study(TASK, storage=url, study_name=name, heartbeat_interval=1, grace_period=3, **SMALL)
+    victim = _start_worker(url, name, pause=120, n_trials=12)
     study = load_study(name, storage=url, heartbeat_interval=1, grace_period=3)
     deadline = time.time() + 120
-
-    def running_orders():
-        live = [t for t in study.get_trials() if t.state == TrialState.RUNNING]
-        return [tuple(t.user_attrs["order"]) for t in live] if live and all("order" in t.user_attrs for t in live) else []
-
-    while time.time() < deadline and len(running_orders()) < 6:
+    while time.time() < deadline and len(_running_orders(study)) < 12:
         time.sleep(0.5)
-    running = running_orders()
-    assert len(running) == 6, "the victim never started its round"
-    time.sleep(2.0)  # inside the round's training
+    running = _running_orders(study)
+    assert len(running) == 12, "the victim never started its round"
+    time.sleep(2.0)  # inside the round
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     time.sleep(4)  # longer than the grace period: the victim's trials are now stale
@@ -72,3 +82,21 @@ def test_killed_worker_loses_nothing(pg_study):
     assert failed == set(running)  # the killed worker's trials were failed by heartbeat ...
     redone = {tuple(t.user_attrs["order"]) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
     assert set(running) <= redone  # ... and their orders re-run by the other worker
+
+
+def test_a_live_round_longer_than_the_grace_period_is_not_failed(pg_study):
+    url, name = pg_study
+    create_study(TASK, storage=url, study_name=name, heartbeat_interval=1, grace_period=3, **SMALL)
+    worker = _start_worker(url, name, pause=8, n_trials=12)  # 8 s without a checkpoint > 3 s grace
+    study = load_study(name, storage=url, heartbeat_interval=1, grace_period=3)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_running_orders(study)) < 12:
+        time.sleep(0.2)
+    assert len(_running_orders(study)) == 12
+    while worker.poll() is None:  # another worker keeps looking for stale trials meanwhile
+        optuna.storages.fail_stale_trials(study)
+        time.sleep(0.5)
+    assert worker.returncode == 0
+    states = Counter(t.state for t in load_study(name, storage=url).trials)
+    assert states[TrialState.FAIL] == 0 and states[TrialState.RUNNING] == 0
+    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 12

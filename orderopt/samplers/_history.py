@@ -1,0 +1,135 @@
+"""What the study's trials say about one order name: observations by stage, orders tried, live
+trials, read incrementally (finished trials never change, so their prefix is kept)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from orderopt.orders import Order
+from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
+from orderopt.samplers._encoding import decode_params, layout_attr
+from orderopt.samplers._scores import trial_score
+
+__all__ = ["History", "HistoryReader", "STAGE_ATTR", "ROUND_ATTR", "ROLE_ATTR", "EXPLORE", "FOREIGN"]
+
+STAGE_ATTR = "orderopt:stage"  # the stage label a trial was planned in (system attr)
+ROUND_ATTR = "orderopt:round"  # the stage index (system attr)
+ROLE_ATTR = "orderopt:role"  # candidate, reference, tournament or explore (system attr)
+EXPLORE = "explore"
+FOREIGN = -1  # stage index of orders the study evaluated without this sampler
+
+
+@dataclass
+class History:
+    """Scores are in loss space (lower is better) whatever the study's direction."""
+
+    observations: dict[int, dict[Order, list[float]]] = field(default_factory=dict)  # stage -> order -> scores
+    scores: dict[Order, list[float]] = field(default_factory=dict)  # every evaluation, explore included
+    tried: set[Order] = field(default_factory=set)  # has a live or finished (not failed) trial
+    assigned: set[tuple[int, Order]] = field(default_factory=set)  # (stage, order) of live or finished trials
+    pending: list[int] = field(default_factory=list)  # numbers of live trials without an order yet
+    study_orders: list[Order] = field(default_factory=list)  # foreign evaluated orders, in trial order
+    upto: int = 0  # (cached prefix only) trials 0..upto-1 are finished and included
+
+    def copy(self) -> History:
+        return History({k: {o: list(v) for o, v in d.items()} for k, d in self.observations.items()},
+                       {o: list(v) for o, v in self.scores.items()}, set(self.tried), set(self.assigned), [],
+                       list(self.study_orders), self.upto)
+
+    def means(self) -> dict[int, dict[Order, float]]:
+        """Observations averaged per (stage, order), as the schedule replays them."""
+        return {k: {o: sum(v) / len(v) for o, v in d.items()} for k, d in self.observations.items()}
+
+    def mean_score(self, order: Order) -> float:
+        values = self.scores[order]
+        return sum(values) / len(values)
+
+
+def _sign(study: optuna.Study) -> float:
+    return 1.0 if study.directions[0] == StudyDirection.MINIMIZE else -1.0
+
+
+def stage_of(trial: FrozenTrial, name: str) -> tuple[int | None, str | None]:
+    """(stage index, role) the sampler recorded on ``trial`` for order ``name``."""
+    prefix = "" if name == "order" else f"{name}:"
+    index = trial.system_attrs.get(prefix + ROUND_ATTR)
+    return (None if index is None else int(index)), trial.system_attrs.get(prefix + ROLE_ATTR)
+
+
+class HistoryReader:
+    """Builds :class:`History` from a study's trials, keeping the finished prefix per study."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._prefix: dict[tuple[int, int, str], History] = {}
+
+    def read(self, study: optuna.Study, name: str, *, current: int | None,
+             planned_here: Callable[[int], bool] = lambda trial_id: False) -> History:
+        sign = _sign(study)
+        key = (id(storage_of(study)), study_id_of(study), name)
+        trials = study.get_trials(deepcopy=False)
+        with self._lock:
+            prefix = self._prefix.get(key)
+            if prefix is None or prefix.upto > len(trials):
+                prefix = self._prefix[key] = History()
+            hist = prefix.copy()
+            extend = True
+            for t in trials[prefix.upto:]:
+                if extend and t.state.is_finished():
+                    self._add(prefix, t, name, sign)
+                    prefix.upto = t.number + 1
+                    self._add(hist, t, name, sign)
+                    continue
+                extend = False
+                if t.state.is_finished():
+                    self._add(hist, t, name, sign)
+                    continue
+                raw = t.user_attrs.get(name)
+                if raw is None and t.state == TrialState.WAITING:  # enqueued: its order is in its fixed params
+                    fixed = t.system_attrs.get("fixed_params") or {}
+                    sizes = t.user_attrs.get(layout_attr(name))
+                    if sizes and any(k.startswith(name + ".") for k in fixed):
+                        raw = decode_params(fixed, name, tuple(int(v) for v in sizes))
+                if raw is None:
+                    if t.number != current and not planned_here(trial_id_of(t)):
+                        hist.pending.append(t.number)
+                    continue
+                order = tuple(int(v) for v in raw)
+                hist.tried.add(order)
+                index, _ = stage_of(t, name)
+                if index is not None:
+                    hist.assigned.add((index, order))
+        return hist
+
+    @staticmethod
+    def _add(hist: History, t: FrozenTrial, name: str, sign: float) -> None:
+        if t.state == TrialState.FAIL:
+            return
+        raw = t.user_attrs.get(name)
+        if raw is None:
+            return
+        order = tuple(int(v) for v in raw)
+        hist.tried.add(order)
+        index, role = stage_of(t, name)
+        if index is not None:
+            hist.assigned.add((index, order))
+        score = trial_score(t)
+        if score is None:  # pruned before it reported anything: the worst score
+            loss = math.inf
+        else:
+            loss = sign * score
+        hist.scores.setdefault(order, []).append(loss)
+        if role == EXPLORE:
+            return
+        if index is None:  # evaluated without this sampler (enqueued, or by hand)
+            index = FOREIGN
+            if order not in hist.study_orders:
+                hist.study_orders.append(order)
+        hist.observations.setdefault(index, {}).setdefault(order, []).append(loss)
