@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from orderopt.errors import ConfigError, OrderoptError
 from orderopt.orders import format_order
 from orderopt.samplers._hierarchical import INIT_MODES
-from orderopt.studies._spec import SEARCH_MODES
+from orderopt.studies._spec import PRUNINGS, SEARCH_MODES
 
 __all__ = ["main", "build_parser"]
+
+STORAGE_HELP = ("Optuna storage URL (default: $OPTUNA_STORAGE, else the embedded SQLite file "
+                "sqlite:///storage/orderopt.db)")
 
 
 def _task_args(p: argparse.ArgumentParser) -> None:
@@ -79,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _task_args(p)
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--study", default=None, help="study name (default: TASK-L<L>-MODE-seed<S>)")
     p.add_argument("--budget-minutes", type=float, default=None,
                    help="after this many minutes no new local round starts; the tournament still runs")
@@ -106,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="best orders re-profiled together at the end to pick found #1 (0 = none) [16]")
     settings.add_argument("--tournament-runs", type=int, default=None,
                           help="tournament runs, each with another profile seed [2]")
+    settings.add_argument("--model-proposals", type=int, default=None,
+                          help="orders per round proposed from the per-target losses (precedence model) [32]")
+    settings.add_argument("--pruning", default=None, choices=list(PRUNINGS),
+                          help="rank: drop the worse half of a round from mid-training on [none in mixture, rank in "
+                               "trial mode]")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     p.add_argument("--top", type=int, default=10, help="rows of the best-orders table")
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study")
@@ -117,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="join a running search by study name and storage URL")
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None)
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--n-trials", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--top", type=int, default=10)
@@ -125,12 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="best orders, stage-by-stage history and verification of a study")
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--plot", default=None, metavar="FILE.png", help="also save the figures as a PNG file")
 
     p = sub.add_parser("dashboard", help="serve optuna-dashboard for a storage (refreshes orderopt notes first)")
-    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///storage/orderopt.db)")
+    p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     return parser
@@ -227,11 +235,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _run_search(study, args: argparse.Namespace) -> int:
-    from orderopt.storage import redact
+    from orderopt.storage import default_storage_url, redact
     from orderopt.studies import read_spec, search
 
     spec = read_spec(study)
-    where = redact(args.storage) if args.storage else "sqlite:///storage/orderopt.db"
+    where = redact(args.storage or default_storage_url())
     print(f"study {study.study_name} in {where}: task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, "
           f"preset {spec.preset}, {len(study.trials)} trials so far", flush=True)
     budget = getattr(args, "budget_minutes", None)
@@ -263,7 +271,9 @@ def _run_search(study, args: argparse.Namespace) -> int:
 
 
 def _storage_flag(args: argparse.Namespace) -> str:
-    return f" --storage {args.storage}" if args.storage else ""
+    from orderopt.storage import redact
+
+    return f" --storage {redact(args.storage)}" if args.storage else ""
 
 
 def _publish(study) -> None:
@@ -277,7 +287,7 @@ def _publish(study) -> None:
 
 
 SETTING_FLAGS = ("preset", "mode", "seed", "init", "levels", "steps", "population", "round_size", "incumbents",
-                 "patience", "references", "tournament_size", "tournament_runs")
+                 "patience", "references", "tournament_size", "tournament_runs", "model_proposals", "pruning")
 
 
 def _check_run_args(args: argparse.Namespace) -> None:
@@ -348,11 +358,16 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from orderopt.studies import load_study
     from orderopt.studies._spec import SPEC_ATTR
 
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be in 1..65535, got {args.port}")
     _check_port_free(args.host, args.port)
-    storage = get_storage(args.storage)
+    storage = get_storage(args.storage, create=False)
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         if SPEC_ATTR in summary.user_attrs:  # an orderopt study: refresh its note and cards
-            publish(load_study(summary.study_name, storage=storage))
+            try:
+                publish(load_study(summary.study_name, storage=storage))
+            except OrderoptError as exc:  # e.g. made by another orderopt version: serve it as it is
+                print(f"orderopt: warning: {exc}", file=sys.stderr)
     url = redact(args.storage or default_storage_url())
     print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     try:

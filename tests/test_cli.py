@@ -102,7 +102,7 @@ def test_search_creates_a_study_and_rerun_resumes(tmp_path, monkeypatch, capsys)
     "argv, message",
     [
         (["search", "--task", "square", "--storage", "postgresql+psycopg2://x@127.0.0.1:1/db"], "cannot open storage"),
-        (["worker", "--study", "nope"], "no study named 'nope'"),
+        (["worker", "--study", "nope"], "no study storage at storage/orderopt.db"),
         (["search", "--task", "nosuch"], "unknown task"),
     ],
 )

@@ -83,3 +83,22 @@ def test_bad_candidates_and_config(tiny):
         profile(TASK, ORDERS, tiny_config(tiny, mode="parallel"), progress=False)
     with pytest.raises(InvalidOrderError, match="not a candidate"):
         profile(TASK, ORDERS, cfg, on_checkpoint=lambda s, l: [identity(5)[::-1][1:] + (4,)], progress=False)
+
+
+def test_validation_schemes_agree_on_the_final_ranking_and_are_deterministic(tiny):
+    orders = ORDERS * 1
+    full = profile(TASK, orders, tiny_config(tiny, validation="full"), progress=False)
+    halving = profile(TASK, orders, tiny_config(tiny, screen_samples=8, finalists=4), progress=False)
+    again = profile(TASK, orders, tiny_config(tiny, screen_samples=8, finalists=4), progress=False)
+    assert np.array_equal(halving.scores, again.scores)
+    # the best quarter (at least `finalists`) is scored on every validation sample, like `full`
+    assert (halving.samples >= 8).all() and (halving.samples == 64).sum() == 4
+    assert np.allclose(halving.scores[halving.samples == 64], full.scores[halving.samples == 64], atol=1e-6)
+    assert halving.position_scores.shape == (8, 5) and np.allclose(halving.position_scores.mean(1), halving.scores)
+
+
+def test_bad_validation_settings(tiny):
+    for bad, match in (({"validation": "some"}, "unknown validation scheme"), ({"screen_samples": 0}, "screen_samples"),
+                       ({"finalists": 0}, "finalists"), ({"lr": float("nan")}, "lr must be")):
+        with pytest.raises(ConfigError, match=match):
+            profile(TASK, ORDERS, tiny_config(tiny, **bad), progress=False)

@@ -29,7 +29,8 @@ def test_storage_object_is_returned_as_is():
     "url, message",
     [
         ("postgresql+psycopg2://nobody:secret@127.0.0.1:1/none", "cannot open storage postgresql+psycopg2://nobody:***@127.0.0.1:1/none"),
-        ("postgresql://u@127.0.0.1:5432/test", "names no driver"),
+        ("postgresql://nobody:secret@127.0.0.1:1/none", "cannot open storage postgresql+psycopg2://nobody:***@"),
+        ("", "--storage is empty"),
         ("not a url", "is not a URL"),
         ("nosuchdb+driver://x/y", "cannot open storage"),
     ],
@@ -42,7 +43,24 @@ def test_bad_urls_fail_in_one_line(url, message):
 
 def test_redact():
     assert redact("postgresql+psycopg2://u:pw@h/db") == "postgresql+psycopg2://u:***@h/db"
+    assert redact("postgresql+psycopg2://u:p%40ss:w@h:5432/db") == "postgresql+psycopg2://u:***@h:5432/db"
     assert redact("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_plain_postgresql_url_and_optuna_storage_env(postgres_url, monkeypatch, tmp_path):
+    plain = postgres_url.replace("postgresql+psycopg2://", "postgresql://")
+    assert get_storage(plain).engine.dialect.driver == "psycopg2"
+    monkeypatch.setenv("OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'env.db'}")
+    assert default_storage_url() == f"sqlite:///{tmp_path / 'env.db'}"
+    get_storage()
+    assert (tmp_path / "env.db").exists()
+
+
+def test_read_only_use_never_creates_a_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageError, match="no study storage at storage/orderopt.db"):
+        get_storage(create=False)
+    assert not (tmp_path / "storage").exists()
 
 
 def test_postgres(postgres_url):

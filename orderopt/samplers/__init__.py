@@ -7,12 +7,16 @@ schedule. Both serve any objective over permutations (generation orders, QAP, sc
 
 from orderopt.samplers._encoding import decode_params, encode_params, layout_sizes, order_param_names, suggest_order
 from orderopt.samplers._hierarchical import BatchPlan, HierarchicalOrderSampler, StageStatus
+from orderopt.samplers._history import RUN_ATTR
+from orderopt.samplers._precedence import ITEM_SCORES_ATTR, fit_precedence, propose_orders
 from orderopt.samplers._schedule import SCHEDULE_VERSION, Schedule, ScheduleConfig, Stage, mutate
 from orderopt.samplers._scores import RAW_ATTR, SCORE_ATTR, anchor_factor, trial_score
 
 __all__ = [
     "BatchPlan",
     "HierarchicalOrderSampler",
+    "ITEM_SCORES_ATTR",
+    "RUN_ATTR",
     "RAW_ATTR",
     "SCHEDULE_VERSION",
     "SCORE_ATTR",
@@ -23,9 +27,11 @@ __all__ = [
     "anchor_factor",
     "decode_params",
     "encode_params",
+    "fit_precedence",
     "layout_sizes",
     "mutate",
     "order_param_names",
+    "propose_orders",
     "suggest_order",
     "trial_score",
 ]

@@ -29,7 +29,7 @@ __all__ = ["HierarchicalOrderSampler", "StageStatus", "BatchPlan", "INIT_MODES"]
 _SEED_ATTR = "orderopt:schedule_seed"
 STOP_LOCAL_ATTR = "orderopt:stop_local"  # study system attr: local stages end before this stage index
 INIT_MODES = ("random", "structured")
-CANDIDATE, REFERENCE, TOURNAMENT = "candidate", "reference", "tournament"
+CANDIDATE, MODEL, REFERENCE, TOURNAMENT = "candidate", "model", "reference", "tournament"
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,9 @@ class HierarchicalOrderSampler(BaseSampler):
         references: orders re-evaluated in every stage (and batch) beside its candidates.
         tournament_size: re-evaluate the best this-many orders together at the end, in
             ``tournament_runs`` stages (0 = no tournament).
+        model_proposals: when trials report per-item costs (system attr
+            ``orderopt:item_scores``), add this many candidates proposed by the precedence model
+            to every stage after the first (see :mod:`orderopt.samplers._precedence`).
 
     Example:
         >>> import optuna
@@ -140,13 +143,15 @@ class HierarchicalOrderSampler(BaseSampler):
         references: int = 0,
         tournament_size: int = 0,
         tournament_runs: int = 2,
+        model_proposals: int = 0,
     ) -> None:
         if init not in INIT_MODES:
             raise ConfigError(f"init must be one of {', '.join(INIT_MODES)}, got {init!r}")
         self.config = ScheduleConfig(
             levels=levels, population=population, local=local, local_cap=local_cap, incumbents=incumbents,
             round_size=round_size, patience=patience, references=references, tournament_size=tournament_size,
-            tournament_runs=tournament_runs, init=init, structured_block=structured_block,
+            tournament_runs=tournament_runs, model_proposals=model_proposals, init=init,
+            structured_block=structured_block,
         ).check()
         if elite is not None and elite < 1:
             raise ConfigError(f"elite must be >= 1, got {elite}")
@@ -354,10 +359,10 @@ class HierarchicalOrderSampler(BaseSampler):
         schedule = self._schedule(study, sizes)
         stage = self._locate(study, name, sizes, schedule, hist)
         if stage is not None:
-            roles = {o: CANDIDATE for o in stage.candidates}
+            roles = {o: MODEL if o in stage.proposed else CANDIDATE for o in stage.candidates}
             roles.update({o: TOURNAMENT if stage.kind == "tournament" else REFERENCE for o in stage.references})
             open_items = [o for o in stage.items() if (stage.index, o) not in hist.assigned
-                          and (roles[o] != CANDIDATE or o not in hist.tried)]
+                          and (roles[o] not in (CANDIDATE, MODEL) or o not in hist.tried)]
             # Live trials that have no order yet take the open items in trial-number order
             # (this also keeps storages without a cross-process lock mostly free of duplicates).
             slot = sum(1 for number in hist.pending if number < trial.number)
@@ -379,8 +384,9 @@ class HierarchicalOrderSampler(BaseSampler):
                     return BatchPlan(stage.label, stage.index, stage.references,
                                      (TOURNAMENT,) * len(stage.references), anchors)
             elif unclaimed:
+                roles = tuple(MODEL if o in stage.proposed else CANDIDATE for o in unclaimed)
                 return BatchPlan(stage.label, stage.index, (*unclaimed, *stage.references),
-                                 (CANDIDATE,) * len(unclaimed) + (REFERENCE,) * len(stage.references), anchors)
+                                 roles + (REFERENCE,) * len(stage.references), anchors)
         if not explore or (stage is None and not hist.scores):
             return None
         refs = self._best(hist, self.config.references)
@@ -412,16 +418,17 @@ class HierarchicalOrderSampler(BaseSampler):
         head = tuple(hist.study_orders[: schedule.population])
         means = hist.means()
         evaluated = {o: hist.mean_score(o) for o in hist.scores}
+        items = {k: len(v) for k, v in hist.items.items()}
         with self._lock:
             memo = self._located.get(key)
-            if (memo is not None and memo[0] == head and memo[3] == evaluated
+            if (memo is not None and memo[0] == head and memo[3] == evaluated and memo[4] == items
                     and all(means.get(i) == obs for i, obs in memo[1].items())):
                 return memo[2]
-        stage = schedule.trace(means, hist.study_orders, evaluated)
+        stage = schedule.trace(means, hist.study_orders, evaluated, hist.items)
         upto = stage.index if stage is not None else max(means, default=-1)
         used = {i: means.get(i) for i in range(-1, upto + 1)}  # absent stages too: None
         with self._lock:
-            self._located[key] = (head, used, stage, evaluated)
+            self._located[key] = (head, used, stage, evaluated, items)
         return stage
 
     def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order]) -> Order:

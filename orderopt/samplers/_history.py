@@ -15,13 +15,16 @@ from optuna.trial import FrozenTrial, TrialState
 from orderopt.orders import Order
 from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
 from orderopt.samplers._encoding import decode_params, layout_attr
+from orderopt.samplers._precedence import ITEM_SCORES_ATTR
 from orderopt.samplers._scores import trial_score
 
-__all__ = ["History", "HistoryReader", "STAGE_ATTR", "ROUND_ATTR", "ROLE_ATTR", "EXPLORE", "FOREIGN"]
+__all__ = ["History", "HistoryReader", "STAGE_ATTR", "ROUND_ATTR", "ROLE_ATTR", "RUN_ATTR", "EXPLORE", "FOREIGN",
+           "prefix_of"]
 
 STAGE_ATTR = "orderopt:stage"  # the stage label a trial was planned in (system attr)
 ROUND_ATTR = "orderopt:round"  # the stage index (system attr)
-ROLE_ATTR = "orderopt:role"  # candidate, reference, tournament or explore (system attr)
+ROLE_ATTR = "orderopt:role"  # candidate, model, reference, tournament or explore (system attr)
+RUN_ATTR = "orderopt:run"  # id of the batch (mixture run) a trial was evaluated in (system attr)
 EXPLORE = "explore"
 FOREIGN = -1  # stage index of orders the study evaluated without this sampler
 
@@ -36,12 +39,13 @@ class History:
     assigned: set[tuple[int, Order]] = field(default_factory=set)  # (stage, order) of live or finished trials
     pending: list[int] = field(default_factory=list)  # numbers of live trials without an order yet
     study_orders: list[Order] = field(default_factory=list)  # foreign evaluated orders, in trial order
+    items: dict[int, list[tuple[Order, list[float], str]]] = field(default_factory=dict)  # stage -> per-item costs
     upto: int = 0  # (cached prefix only) trials 0..upto-1 are finished and included
 
     def copy(self) -> History:
         return History({k: {o: list(v) for o, v in d.items()} for k, d in self.observations.items()},
                        {o: list(v) for o, v in self.scores.items()}, set(self.tried), set(self.assigned), [],
-                       list(self.study_orders), self.upto)
+                       list(self.study_orders), {k: list(v) for k, v in self.items.items()}, self.upto)
 
     def means(self) -> dict[int, dict[Order, float]]:
         """Observations averaged per (stage, order), as the schedule replays them."""
@@ -56,9 +60,14 @@ def _sign(study: optuna.Study) -> float:
     return 1.0 if study.directions[0] == StudyDirection.MINIMIZE else -1.0
 
 
+def prefix_of(name: str) -> str:
+    """Prefix of the system attrs of order ``name`` (none for the default name ``order``)."""
+    return "" if name == "order" else f"{name}:"
+
+
 def stage_of(trial: FrozenTrial, name: str) -> tuple[int | None, str | None]:
     """(stage index, role) the sampler recorded on ``trial`` for order ``name``."""
-    prefix = "" if name == "order" else f"{name}:"
+    prefix = prefix_of(name)
     index = trial.system_attrs.get(prefix + ROUND_ATTR)
     return (None if index is None else int(index)), trial.system_attrs.get(prefix + ROLE_ATTR)
 
@@ -133,3 +142,7 @@ class HistoryReader:
             if order not in hist.study_orders:
                 hist.study_orders.append(order)
         hist.observations.setdefault(index, {}).setdefault(order, []).append(loss)
+        costs = t.system_attrs.get(prefix_of(name) + ITEM_SCORES_ATTR)
+        if costs is not None and t.state == TrialState.COMPLETE and len(costs) == len(order):
+            batch = str(t.system_attrs.get(RUN_ATTR, index))
+            hist.items.setdefault(index, []).append((order, [float(c) for c in costs], batch))

@@ -21,6 +21,9 @@ Stages (``T`` = ``population``, by default ``(K + 1)!`` for ``K`` global levels)
     ``round_size`` orders, and repeats until the best order has not changed for ``patience``
     stages or the neighbourhood is used up.
 
+* with ``model_proposals`` and trials that report per-item costs, every stage after
+  ``global-1`` also gets that many candidates from the precedence model fitted on the earlier
+  stages (:mod:`orderopt.samplers._precedence`), first in its list;
 * ``tournament-j`` (``j = 1..tournament_runs``, optional): the best ``tournament_size`` orders of
   the whole search evaluated again, together, once per run.
 
@@ -35,13 +38,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from orderopt.errors import ConfigError
 from orderopt.orders import Order, block_sizes, join_blocks, random_order, split_blocks
+from orderopt.samplers._precedence import fit_precedence, propose_orders
 
 __all__ = ["Stage", "Schedule", "ScheduleConfig", "mutate", "local_block_sizes", "LOCAL_STYLES", "SCHEDULE_VERSION"]
 
@@ -55,6 +59,9 @@ LOCAL_STYLES = ("sequential", "rounds")
 # that another process already evaluated (while exploring) counts as done with that score.
 Observations = Mapping[int, Mapping[Order, float]]
 Evaluated = Mapping[Order, float]
+# items: stage index -> (order, per-item costs, batch id) of that stage's finished evaluations
+# that reported per-item costs (see orderopt.samplers._precedence)
+ItemRows = Mapping[int, Sequence[tuple[Order, Sequence[float], Hashable]]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Stage:
     candidates: tuple[Order, ...]
     references: tuple[Order, ...] = ()
     anchors: tuple[float, ...] = ()  # score of each reference before this stage
+    proposed: tuple[Order, ...] = ()  # the candidates the precedence model proposed
 
     @property
     def kind(self) -> str:
@@ -92,6 +100,7 @@ class ScheduleConfig:
     references: int = 0
     tournament_size: int = 0
     tournament_runs: int = 2
+    model_proposals: int = 0
     init: str = "random"
     structured_block: int | None = None
 
@@ -106,7 +115,7 @@ class ScheduleConfig:
         for name in ("local_cap", "incumbents", "round_size", "patience", "tournament_runs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("references", "tournament_size"):
+        for name in ("references", "tournament_size", "model_proposals"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.init not in ("random", "structured"):
@@ -321,18 +330,35 @@ class Schedule:
         return tuple(out)
 
     # ------------------------------------------------------------------ replay
-    def _stage(self, index: int, label: str, candidates: Sequence[Order], book: _Book) -> Stage:
+    def _stage(self, index: int, label: str, candidates: Sequence[Order], book: _Book,
+               model: Callable[[int], tuple[Order, ...]] = lambda index: ()) -> Stage:
+        proposed = model(index)
+        candidates = tuple(dict.fromkeys((*proposed, *candidates)))
         refs: tuple[Order, ...] = ()
         if self.config.references and book.total:
             refs = tuple(o for o in book.ranked()[: self.config.references] if o not in set(candidates))
-        return Stage(index, label, tuple(candidates), refs, tuple(book.score(o) for o in refs))
+        return Stage(index, label, candidates, refs, tuple(book.score(o) for o in refs), proposed)
+
+    def _model(self, rows: list[tuple[Order, Sequence[float], Hashable]], book: _Book, tried: set[Order],
+               index: int) -> tuple[Order, ...]:
+        """The precedence model's proposals for stage ``index`` from the rows of earlier stages."""
+        count = self.config.model_proposals
+        if not count or len(rows) < 2 * self.n:
+            return ()
+        orders, costs, groups = zip(*rows)
+        H = fit_precedence(orders, costs, groups)
+        rng = np.random.default_rng([self.seed, 5, index])
+        proposals = propose_orders(H, count, rng, starts=book.ranked()[: self.config.incumbents], exclude=tried)
+        return tuple(o for o in proposals if self.representable(o))
 
     def stages(self, observations: Observations, study_orders: Sequence[Order] = (),
-               evaluated: Evaluated | None = None) -> Iterator[Stage]:
+               evaluated: Evaluated | None = None, items: ItemRows | None = None) -> Iterator[Stage]:
         """All stages in order. A stage is only generated once every item of the stages before it
         has a result (see :meth:`complete`)."""
         config, keep, T = self.config, self.representable, self.population
-        evaluated = evaluated or {}
+        evaluated, items = evaluated or {}, items or {}
+        rows: list[tuple[Order, Sequence[float], Hashable]] = []
+        model = lambda index: self._model(rows, book, tried, index)  # noqa: E731
         book = _Book()
         book.add(observations.get(-1, {}))
         tried: set[Order] = set(book.total)
@@ -346,6 +372,7 @@ class Schedule:
             book.add({o: seen[o] if o in seen else evaluated[o] for o in stage.candidates})
             book.add({o: v for o, v in seen.items() if o not in set(stage.candidates)})
             tried.update(stage.candidates)
+            rows.extend(items.get(stage.index, ()))
 
         initial = tuple(o for o in self.initial(study_orders) if o not in tried)  # not the study's own again
         yield from run(self._stage(index, "global-1", initial, book))
@@ -355,7 +382,7 @@ class Schedule:
             index += 1
             incumbents = book.ranked()[: max(1, T // math.factorial(k))]
             cands = _unique((o for inc in incumbents for o in self._block_permutations(inc, k) if o not in tried), keep)
-            stage = self._stage(index, f"global-{k}", cands, book)
+            stage = self._stage(index, f"global-{k}", cands, book, model)
             yield from run(stage)
             if not self.complete(stage, observations, evaluated):
                 return
@@ -363,7 +390,7 @@ class Schedule:
         if config.local == "sequential":
             yield from self._sequential_local(index, done, book, tried, run)
         else:
-            yield from self._round_local(index, done, book, tried, run)
+            yield from self._round_local(index, done, book, tried, run, model)
 
     def _sequential_local(self, index, done, book, tried, run) -> Iterator[Stage]:
         best = book.ranked()[0]
@@ -382,7 +409,7 @@ class Schedule:
                         best = top
         yield from self._tournament(index, done, book)
 
-    def _round_local(self, index, done, book, tried, run) -> Iterator[Stage]:
+    def _round_local(self, index, done, book, tried, run, model) -> Iterator[Stage]:
         config = self.config
         unchanged, best, r = 0, book.ranked()[0], 0
         while unchanged < config.patience:
@@ -391,10 +418,9 @@ class Schedule:
             index += 1
             r += 1
             incumbents = book.ranked()[: config.incumbents]
-            cands = self._local_round(incumbents, tried, index)
-            if not cands:
+            stage = self._stage(index, f"local-{r}", self._local_round(incumbents, tried, index), book, model)
+            if not stage.candidates:
                 break
-            stage = self._stage(index, f"local-{r}", cands, book)
             yield from run(stage)
             if not done(stage):
                 return
@@ -424,9 +450,9 @@ class Schedule:
                 and all(o in seen for o in stage.references))
 
     def trace(self, observations: Observations, study_orders: Sequence[Order] = (),
-              evaluated: Evaluated | None = None) -> Stage | None:
+              evaluated: Evaluated | None = None, items: ItemRows | None = None) -> Stage | None:
         """The first stage with an item that has no result yet; ``None`` when all are done."""
-        for stage in self.stages(observations, study_orders, evaluated):
+        for stage in self.stages(observations, study_orders, evaluated, items):
             if not self.complete(stage, observations, evaluated):
                 return stage
         return None

@@ -1,15 +1,15 @@
 """Where studies live: an embedded SQLite file by default, any Optuna storage otherwise.
 
-The default is ``storage/orderopt.db`` under the working directory (created on demand, WAL
-journal and a 60 s busy timeout so that a few local worker processes can share it). For many
-workers or machines pass a PostgreSQL or MySQL URL, e.g.
-``postgresql+psycopg2://user@host:5432/db`` (SQLAlchemy 2.x needs the driver in the URL).
+The default is ``$OPTUNA_STORAGE`` when set, else ``storage/orderopt.db`` under the working
+directory (created on demand, WAL journal and a 60 s busy timeout so that a few local worker
+processes can share it). For many workers or machines pass a PostgreSQL or MySQL URL, e.g.
+``postgresql+psycopg2://user@host:5432/db`` (a plain ``postgresql://`` means the same driver).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
+import os
 import sqlite3
 from pathlib import Path
 
@@ -17,19 +17,32 @@ from optuna.storages import BaseStorage, RDBStorage
 
 from orderopt.errors import StorageError
 
-__all__ = ["DEFAULT_STORAGE_DIR", "default_storage_url", "get_storage", "redact"]
+__all__ = ["DEFAULT_STORAGE_DIR", "ENV_VAR", "default_storage_url", "get_storage", "redact"]
 
 DEFAULT_STORAGE_DIR = Path("storage")
+ENV_VAR = "OPTUNA_STORAGE"
 SQLITE_BUSY_TIMEOUT_S = 60
 
 
 def default_storage_url(directory: str | Path = DEFAULT_STORAGE_DIR) -> str:
-    return f"sqlite:///{Path(directory) / 'orderopt.db'}"
+    """``$OPTUNA_STORAGE`` when set, else the embedded SQLite file ``<directory>/orderopt.db``."""
+    return os.environ.get(ENV_VAR) or f"sqlite:///{Path(directory) / 'orderopt.db'}"
 
 
 def redact(url: str) -> str:
-    """Hide a password in a URL before it is printed."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The URL with its password hidden, for printing."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can parse: show it as it is
+        return url
+
+
+def _normalise(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]  # SQLAlchemy's default PostgreSQL driver
+    return url
 
 
 def get_storage(
@@ -37,11 +50,18 @@ def get_storage(
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
+    create: bool = True,
 ) -> BaseStorage:
-    """An Optuna storage from a URL, a storage object (returned as is) or ``None`` (default)."""
+    """An Optuna storage from a URL, a storage object (returned as is) or ``None`` (default).
+
+    With ``create=False`` (commands that only read) a SQLite file that does not exist yet is an
+    error instead of a new empty database."""
     if isinstance(storage, BaseStorage):
         return storage
-    url = storage or default_storage_url()
+    if storage is not None and not str(storage).strip():
+        raise StorageError("--storage is empty; give a storage URL or leave the option out for the default "
+                           f"({default_storage_url()})")
+    url = _normalise(storage or default_storage_url())
     if not isinstance(url, str) or "://" not in url:
         raise StorageError(f"storage {url!r} is not a URL; use e.g. sqlite:///storage/orderopt.db or "
                            "postgresql+psycopg2://user@host:5432/db")
@@ -49,17 +69,25 @@ def get_storage(
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         if str(path) not in ("", ":memory:"):
+            if not create and not path.exists():
+                raise StorageError(f"no study storage at {path} (looked from {Path.cwd()}); run orderopt search "
+                                   "first, or pass the --storage URL that the search used")
             _prepare_sqlite(path)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-    elif url.startswith("postgresql://"):
-        raise StorageError(f"storage {redact(url)} names no driver; write postgresql+psycopg2://... (SQLAlchemy 2.x)")
     else:
         engine_kwargs = {"pool_pre_ping": True}
     try:
-        rdb = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                         grace_period=grace_period)
+        try:
+            rdb = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                             grace_period=grace_period)
+        except Exception as exc:  # two processes creating one new database: the other made the tables first
+            if "already exists" not in str(exc):
+                raise
+            rdb = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                             grace_period=grace_period)
     except ImportError as exc:
-        raise StorageError(f"storage {redact(url)} needs a database driver that is not installed ({exc})") from None
+        raise StorageError(f"storage {redact(url)} needs a database driver that is not installed ({exc}); "
+                           "for PostgreSQL: pip install 'orderopt[postgres]'") from None
     except Exception as exc:  # SQLAlchemy / driver errors: one line, no traceback
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(
@@ -77,4 +105,3 @@ def _prepare_sqlite(path: Path) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot create the SQLite storage {path}: {exc}; choose a writable path") from None
-

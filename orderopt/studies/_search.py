@@ -33,6 +33,7 @@ from orderopt.profiling import ProfileConfig, ProfileResult, config_from_preset,
 from orderopt.pruners import StageRankPruner
 from orderopt.samplers import (
     RAW_ATTR,
+    RUN_ATTR,
     SCORE_ATTR,
     BatchPlan,
     HierarchicalOrderSampler,
@@ -41,6 +42,7 @@ from orderopt.samplers import (
     suggest_order,
     trial_score,
 )
+from orderopt.samplers._precedence import ITEM_SCORES_ATTR
 from orderopt.storage import _bulk
 from orderopt.studies._spec import StudySpec, read_spec
 from orderopt.studies._study import HEARTBEAT_S, task_of
@@ -48,7 +50,6 @@ from orderopt.tasks import Task
 
 __all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
 
-RUN_ATTR = "orderopt:run"  # id of the mixture run a trial was profiled in (system attr)
 TOURNAMENT_SEED_STRIDE = 1000  # tournament run j profiles with seed + j * stride
 
 
@@ -224,13 +225,16 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
         _bulk.finish(study, [_bulk.TrialResult(t, TrialState.FAIL) for t in trial_ids])
         raise
     results = []
+    column = {o: i for i, o in enumerate(result.orders)}
     for order, trial_id in ids.items():
         raw, comparable = scores[order]
         pruned = order in result.dropped_at
+        system = {SCORE_ATTR: comparable, RAW_ATTR: raw}
+        if result.position_scores is not None and not pruned:  # what the precedence model learns from
+            system[ITEM_SCORES_ATTR] = [round(float(v), 6) for v in result.position_scores[column[order]]]
         results.append(_bulk.TrialResult(
             trial_id, TrialState.PRUNED if pruned else TrialState.COMPLETE, raw if pruned else comparable,
-            user_attrs={"score": comparable, "raw_score": raw},
-            system_attrs={SCORE_ATTR: comparable, RAW_ATTR: raw},
+            user_attrs={"score": comparable, "raw_score": raw}, system_attrs=system,
         ))
     _bulk.finish(study, results)
     return plan, len(trial_ids)
@@ -291,7 +295,9 @@ def search(
         tick = time.perf_counter()
         if spec.mode == "mixture" and isinstance(sampler, HierarchicalOrderSampler):
             refs = len(status.references) if status.stage != "explore" else spec.references
-            size = spec.round_size if left is None else left - refs
+            size = spec.round_size + spec.model_proposals  # one stage = one run
+            if left is not None:
+                size = min(size, left - refs)
             if size < (0 if status.stage.startswith("tournament") else 1):
                 stopped = f"{n_trials} trials asked for: too few left for the next round's references"
                 break

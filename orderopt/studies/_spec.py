@@ -16,8 +16,8 @@ import optuna
 from orderopt.errors import ConfigError
 from orderopt.samplers import SCHEDULE_VERSION
 
-__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "read_spec", "write_spec",
-           "is_orderopt_study"]
+__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "read_spec",
+           "write_spec", "is_orderopt_study"]
 
 SPEC_ATTR = "orderopt_spec"
 SPEC_VERSION = 2
@@ -25,7 +25,8 @@ SEARCH_MODES = ("mixture", "trial")
 # settings that decide which orders a study tries (checked when a study is resumed)
 SEARCH_SETTINGS = ("preset", "mode", "signal", "steps", "val_per_order", "seed", "levels", "init", "blocks",
                    "population", "round_size", "incumbents", "patience", "references", "tournament_size",
-                   "tournament_runs")
+                   "tournament_runs", "model_proposals", "pruning")
+PRUNINGS = ("none", "rank")
 
 
 @dataclass
@@ -52,22 +53,27 @@ class StudySpec:
     references: int | None = None
     tournament_size: int | None = None
     tournament_runs: int | None = None
+    model_proposals: int | None = None
+    pruning: str | None = None
     version: int = field(default=SPEC_VERSION)
     schedule_version: int = field(default=SCHEDULE_VERSION)
 
     def resolved(self) -> StudySpec:
         """This spec with every ``None`` schedule size replaced by the mode's default.
 
-        Mixture rounds (measured in benchmarks/results/search_design.md): ``global-1`` of 512
-        random orders, local rounds of up to 512 orders around the best 4, 4 references per
-        round, stop after 2 rounds without a new best, then a tournament of the best 16 in 2 runs.
-        One profile per trial (``trial`` mode) keeps the paper's schedule with ``T = (K+1)!``."""
+        Mixture rounds (the choices are measured in the README's search section): ``global-1``
+        of 512 random orders, rounds of up to 512 orders around the best 4 plus 32 orders
+        proposed by the precedence model, 4 references per round, no pruning inside a round,
+        local rounds until 2 in a row bring no new best, then a tournament of the best 16 in 2
+        runs. One profile per trial (``trial`` mode) keeps the paper's schedule with
+        ``T = (K+1)!`` and prunes the worse half of a stage's profiles from mid-training on."""
         if self.mode == "mixture":
             defaults = {"population": 512, "round_size": 512, "incumbents": 4, "patience": 2, "references": 4,
-                        "tournament_size": 16, "tournament_runs": 2}
+                        "tournament_size": 16, "tournament_runs": 2, "model_proposals": 32, "pruning": "none"}
         else:
             defaults = {"population": math.factorial(self.levels + 1), "round_size": 24, "incumbents": 1,
-                        "patience": 2, "references": 0, "tournament_size": 0, "tournament_runs": 2}
+                        "patience": 2, "references": 0, "tournament_size": 0, "tournament_runs": 2,
+                        "model_proposals": 0, "pruning": "rank"}
         values = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
         return StudySpec(**{**asdict(self), **values})
 
@@ -90,7 +96,9 @@ class StudySpec:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        for name in ("references", "tournament_size"):
+        if self.pruning is not None and self.pruning not in PRUNINGS:
+            raise ConfigError(f"unknown pruning {self.pruning!r}; use {' or '.join(PRUNINGS)}")
+        for name in ("references", "tournament_size", "model_proposals"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {value}")

@@ -24,12 +24,13 @@ HEARTBEAT_S = 20  # a worker records a heartbeat for its running trials at least
 GRACE_S = 90  # a running trial without a heartbeat for this long is failed (and its order re-run)
 
 
-def _storage(storage, heartbeat_interval: int, grace_period: int) -> optuna.storages.BaseStorage:
+def _storage(storage, heartbeat_interval: int, grace_period: int, *, create: bool = True
+             ) -> optuna.storages.BaseStorage:
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return get_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+        return get_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period, create=create)
 
 
 def default_study_name(task: Task, mode: str, seed: int) -> str:
@@ -43,12 +44,15 @@ def sampler_for(spec: StudySpec) -> HierarchicalOrderSampler:
         seed=spec.seed, levels=spec.levels, init=spec.init, population=r.population,
         local="rounds" if spec.mode == "mixture" else "sequential", incumbents=r.incumbents,
         round_size=r.round_size, patience=r.patience, references=r.references,
-        tournament_size=r.tournament_size, tournament_runs=r.tournament_runs,
+        tournament_size=r.tournament_size, tournament_runs=r.tournament_runs, model_proposals=r.model_proposals,
     )
 
 
 def pruner_for(spec: StudySpec) -> BasePruner:
-    """Drop the worst half of a round's orders at every checkpoint of its second half."""
+    """``rank``: drop the worst half of a round's orders at every checkpoint of its second half;
+    ``none``: keep every order to the end."""
+    if spec.resolved().pruning == "none":
+        return optuna.pruners.NopPruner()
     steps = spec.steps or get_preset(spec.preset).profile_train.total_steps()
     return StageRankPruner(fraction=0.5, min_trials=4, warmup_steps=steps // 2)
 
@@ -117,8 +121,9 @@ def load_study(
     heartbeat_interval: int = HEARTBEAT_S,
     grace_period: int = GRACE_S,
 ) -> optuna.Study:
-    """Join an existing order-search study by name and storage alone (its stored settings)."""
-    rdb = _storage(storage, heartbeat_interval, grace_period)
+    """Join an existing order-search study by name and storage alone (its stored settings).
+    Never creates a database: a storage that does not exist is a :class:`StorageError`."""
+    rdb = _storage(storage, heartbeat_interval, grace_period, create=False)
     summaries = {s.study_name: s for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
     if study_name not in summaries:
         names = ", ".join(summaries) or "none"

@@ -56,10 +56,16 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
             assert trial_score(t) == t.system_attrs[SCORE_ATTR]
             if t.state == TrialState.COMPLETE:
                 assert t.value == t.system_attrs[SCORE_ATTR]
+    # every finished trial stores its per-target losses; the precedence model proposes from the second round on
+    for t in study.trials:
+        if t.state == TrialState.COMPLETE:
+            assert len(t.system_attrs["orderopt:item_scores"]) == 5
+    assert {t.system_attrs["orderopt:role"] for t in runs[1]} >= {"model", "candidate", "reference"}
     # candidates are never profiled twice; references and tournament entrants are re-profiles
-    candidates = [tuple(t.user_attrs["order"]) for t in study.trials if t.system_attrs["orderopt:role"] == "candidate"]
+    candidates = [tuple(t.user_attrs["order"]) for t in study.trials
+                  if t.system_attrs["orderopt:role"] in ("candidate", "model")]
     assert len(candidates) == len(set(candidates)) and all(is_order(o, 5) for o in candidates)
-    assert any(t.state == TrialState.PRUNED for t in study.trials)
+    assert not any(t.state == TrialState.PRUNED for t in study.trials)  # mixture rounds keep every order
     # comparable scores: the references of a round scale it to their earlier scores
     for run in runs[1:]:
         refs = [t for t in run if t.system_attrs["orderopt:role"] in ("reference", "tournament")]
@@ -116,7 +122,8 @@ def test_resume_joins_by_name_and_refuses_other_settings(tmp_path):
     again = load_study(study.study_name, storage=sqlite(tmp_path))
     assert task_of(again).spec() == TASK.spec() and read_spec(again).levels == 2
     assert 0 < search(again, n_trials=12, progress=False).trials <= 12
-    candidates = [tuple(t.user_attrs["order"]) for t in again.trials if t.system_attrs["orderopt:role"] == "candidate"]
+    candidates = [tuple(t.user_attrs["order"]) for t in again.trials
+                  if t.system_attrs["orderopt:role"] in ("candidate", "model")]
     assert len(candidates) == len(set(candidates))
 
 
@@ -135,6 +142,15 @@ def test_bad_settings_and_foreign_studies_write_nothing(tmp_path):
     with pytest.raises(ConfigError, match="not created by orderopt"):
         load_study("plain", storage=url)
     assert optuna.load_study(study_name="plain", storage=url).trials == []
+
+
+def test_rank_pruner_in_mixture_rounds_and_in_memory_storage():
+    study = create_study(TASK, storage=optuna.storages.InMemoryStorage(), **{**SMALL, "pruning": "rank"})
+    res = search(study, n_trials=12, progress=False)
+    states = [t.state for t in study.trials]
+    assert res.trials == 12 and TrialState.PRUNED in states and TrialState.RUNNING not in states
+    for t in study.trials:  # pruned orders are scored too, on the round's scale at the step they stopped
+        assert t.system_attrs[SCORE_ATTR] > 0 and t.user_attrs["score"] == t.system_attrs[SCORE_ATTR]
 
 
 def test_trial_mode(tmp_path):

@@ -1,0 +1,289 @@
+"""Does the search find the learning-friendly order of a task nobody tuned it for?
+
+Run:  python benchmarks/discovery.py                  # all cells and methods, 2 cells at a time
+      python benchmarks/discovery.py --cells square:8:0:0 --methods v2
+      python benchmarks/discovery.py --table-only      # rewrite the table from the cache
+Writes benchmarks/results/discovery.md; every search, profile and training is cached in
+benchmarks/results/discovery.jsonl, so an interrupted run resumes where it stopped. Studies are
+kept in benchmarks/.cache/ (not committed).
+
+Cells (TASK:L:SCRAMBLE:SEED): scrambled `square`, `cubic` and `delay` at L = 8 and 12 with scramble
+seeds 0, 1, 2 (search seed 0), plus unscrambled `square` L = 8 (scramble `-`) with seeds 0, 1, 2.
+A scrambled task relabels the target indices at random, so no structured order is a hint; its
+friendly order is the relabelled forward order.
+
+Methods:
+  v2      `orderopt search` with its defaults, from random initial orders (this code);
+  random  one mixture profile of N random orders, N chosen so that its wall time matches the v2
+          search of the same cell (from a linear time model fitted on two calibration profiles);
+  v1      the search before this benchmark (commit eb232fc, run from a git worktree), L = 8 only.
+Discovery: found #1 verifies (full training, cpu preset) at >= the friendly order's success - 0.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+from _common import RunCache, write_table
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE_DIR = HERE / ".cache"
+V1_COMMIT = "eb232fc"
+TOLERANCE = 0.05
+KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T")
+
+
+def default_cells() -> list[str]:
+    cells = [f"{task}:{length}:{scramble}:0" for task in ("square", "cubic", "delay") for length in (8, 12)
+             for scramble in (0, 1, 2)]
+    return cells + [f"square:8:-:{seed}" for seed in (0, 1, 2)]
+
+
+def parse_cell(cell: str) -> dict:
+    task, length, scramble, seed = cell.split(":")
+    return {"task": task, "L": int(length), "scramble": None if scramble == "-" else int(scramble), "seed": int(seed)}
+
+
+def cell_task(c: dict):
+    from orderopt.tasks import make_task
+
+    return make_task(c["task"], c["L"], scramble=c["scramble"])
+
+
+def study_name(method: str, c: dict) -> str:
+    s = "plain" if c["scramble"] is None else f"s{c['scramble']}"
+    return f"{method}-{c['task']}-L{c['L']}-{s}-seed{c['seed']}"
+
+
+def storage_url(name: str) -> str:
+    """One SQLite file per study: cells that run at the same time share nothing."""
+    CACHE_DIR.mkdir(exist_ok=True)
+    return f"sqlite:///{CACHE_DIR / name}.db"
+
+
+def fresh_study(name: str) -> None:
+    """Delete a study left by an interrupted run: a timed search must start from nothing."""
+    import optuna
+
+    try:
+        optuna.delete_study(study_name=name, storage=storage_url(name))
+    except KeyError:
+        pass
+
+
+def _env(threads: int, pythonpath: str | None = None) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return env
+
+
+# ------------------------------------------------------------------------------------- methods
+def run_v2(c: dict, threads: int) -> dict:
+    cmd = [sys.executable, "-m", "orderopt", "search", "--task", c["task"], "--length", str(c["L"]),
+           "--seed", str(c["seed"]), "--storage", storage_url(study_name("v2", c)), "--study", study_name("v2", c),
+           "--quiet"]
+    if c["scramble"] is not None:
+        cmd += ["--scramble", str(c["scramble"])]
+    fresh_study(study_name("v2", c))
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, env=_env(threads), stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    from orderopt.studies import best_orders, load_study
+
+    study = load_study(study_name("v2", c), storage=storage_url(study_name("v2", c)))
+    found = best_orders(study, 1)[0][0]
+    orders = {tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}
+    return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials)}
+
+
+def v1_worktree() -> Path:
+    path = CACHE_DIR / "v1"
+    if not (path / "orderopt").exists():
+        CACHE_DIR.mkdir(exist_ok=True)
+        subprocess.run(["git", "worktree", "add", "--force", "--detach", str(path), V1_COMMIT], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    return path
+
+
+def run_v1(c: dict, threads: int) -> dict:
+    import optuna
+    from optuna.trial import TrialState
+
+    tree = v1_worktree()
+    task = c["task"] if c["scramble"] is None else f"_scrambled_tasks:{c['task']}_{c['L']}_s{c['scramble']}"
+    cmd = [sys.executable, "-m", "orderopt", "search", "--task", task, "--seed", str(c["seed"]),
+           "--storage", storage_url(study_name("v1", c)), "--study", study_name("v1", c), "--quiet"]
+    if c["scramble"] is None:
+        cmd += ["--length", str(c["L"])]
+    fresh_study(study_name("v1", c))
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=tree, env=_env(threads, f"{tree}{os.pathsep}{HERE}"), stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    study = optuna.load_study(study_name=study_name("v1", c), storage=storage_url(study_name("v1", c)))
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE and "order" in t.user_attrs]
+    best = min(done, key=lambda t: (t.value, t.number))  # v1's found #1: its best trial
+    return {"found": list(best.user_attrs["order"]), "seconds": seconds,
+            "orders": len({tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}),
+            "trials": len(study.trials)}
+
+
+def calibrate(c: dict, threads: int, cache: RunCache) -> tuple[float, float]:
+    """(fixed seconds, seconds per order) of one mixture profile at this L, from T = 256 and 2048."""
+    points = []
+    for T in (256, 2048):
+        fields = {"kind": "calibration", "method": "random", "task": c["task"], "L": c["L"], "T": T}
+        rec = cache.run(fields, lambda T=T: _profile_random(c, T, threads, seed=99))
+        points.append((T, rec["seconds"]))
+    (t1, s1), (t2, s2) = points
+    per = max((s2 - s1) / (t2 - t1), 1e-4)
+    return max(s1 - per * t1, 0.0), per
+
+
+def _profile_random(c: dict, count: int, threads: int, seed: int) -> dict:
+    import torch
+
+    from orderopt.orders import random_orders
+    from orderopt.presets import get_preset
+    from orderopt.profiling import config_from_preset, profile
+
+    torch.set_num_threads(threads)
+    task = cell_task(c)
+    orders = random_orders(c["L"], count, seed)
+    start = time.perf_counter()
+    result = profile(task, orders, config_from_preset(get_preset("cpu"), seed=c["seed"]), progress=False)
+    best = result.ranking()[0][1]
+    return {"found": list(best), "seconds": time.perf_counter() - start, "orders": count, "trials": 0}
+
+
+def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) -> dict:
+    fixed, per = calibrate(c, threads, cache)
+    count = int(min(math.factorial(c["L"]), max(1, (budget_seconds - fixed) / per)))
+    return _profile_random(c, count, threads, seed=1000 + (c["scramble"] or 0) * 10 + c["seed"])
+
+
+def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> float:
+    fields = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order)}
+
+    def train_it() -> dict:
+        import torch
+
+        from orderopt.presets import get_preset
+        from orderopt.training import success_rate, train
+
+        torch.set_num_threads(threads)
+        task, preset = cell_task(c), get_preset("cpu")
+        result = train(task, order, preset.final_model, preset.final_train, progress=False)
+        rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, order)
+        return {"success": rep.success_rate, "seconds": result.seconds}
+
+    return cache.run(fields, train_it)["success"]
+
+
+def run_cell(args: tuple[str, tuple[str, ...], int]) -> None:
+    cell, methods, threads = args
+    c = parse_cell(cell)
+    cache = RunCache("discovery", KEY)
+    friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
+    budget = None
+    for method in methods:
+        if method == "v1" and c["L"] != 8:
+            continue
+        fields = {"kind": "search", "method": method, **c}
+        if method == "v2":
+            rec = cache.run(fields, lambda: run_v2(c, threads))
+            budget = rec["seconds"]
+        elif method == "random":
+            if budget is None:
+                prior = cache.get({"kind": "search", "method": "v2", **c})
+                if prior is None:
+                    continue
+                budget = prior["seconds"]
+            rec = cache.run(fields, lambda: run_random(c, threads, cache, budget))
+        else:
+            rec = cache.run(fields, lambda: run_v1(c, threads))
+        verified(c, tuple(rec["found"]), threads, cache)
+        print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"])}),
+              flush=True)
+    verified(c, friendly, threads, cache)
+
+
+# --------------------------------------------------------------------------------------- table
+def write(cells: list[str], methods: tuple[str, ...]) -> None:
+    from orderopt.orders import format_order, kendall_tau_distance
+
+    cache = RunCache("discovery", KEY)
+    rows, rates, minutes = [], {m: [0, 0] for m in methods}, {}
+    for cell in cells:
+        c = parse_cell(cell)
+        friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
+        fverify = cache.get({"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
+                             "order": list(friendly)})
+        for method in methods:
+            rec = cache.get({"kind": "search", "method": method, **c})
+            if rec is None:
+                continue
+            found = tuple(rec["found"])
+            fv = cache.get({"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
+                            "order": list(found)})
+            if fv is None or fverify is None:
+                continue
+            found_ok = fv["success"] >= fverify["success"] - TOLERANCE
+            rates[method][0] += found_ok
+            rates[method][1] += 1
+            minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
+            scramble = "-" if c["scramble"] is None else c["scramble"]
+            rows.append([method, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
+                         "yes" if found_ok else "no", format_order(found), f"{fv['success']:.3f}",
+                         f"{fverify['success']:.3f}", kendall_tau_distance(found, friendly), rec["orders"],
+                         f"{rec['seconds'] / 60:.1f}"])
+    summary = []
+    for method, (hit, total) in rates.items():
+        if total:
+            per_l = ", ".join(f"L={length}: {statistics.median(v):.1f} min" for (m, length), v in sorted(minutes.items())
+                              if m == method)
+            summary.append(f"- **{method}**: discovered in {hit} of {total} cells; median search time {per_l}")
+    write_table(
+        "discovery", "Discovery of the learning-friendly order (scrambled tasks, cpu preset)",
+        ["method", "cell", "discovered", "found #1", "its success", "friendly success", "Kendall distance to friendly",
+         "orders profiled", "search min"], rows,
+        notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset) "
+        f"is at least the friendly order's success minus {TOLERANCE}. Search minutes are wall time without "
+        "verification; two cells ran at a time, each with one torch thread, on the 2-core machine. `random` "
+        "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell.",
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", default=",".join(default_cells()))
+    ap.add_argument("--methods", default="v2,random,v1")
+    ap.add_argument("--jobs", type=int, default=2, help="cells at a time (each with cores/jobs torch threads)")
+    ap.add_argument("--table-only", action="store_true")
+    args = ap.parse_args()
+    cells, methods = args.cells.split(","), tuple(args.methods.split(","))
+    if not args.table_only:
+        threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        work = [(cell, methods, threads) for cell in cells]
+        if args.jobs == 1:
+            for item in work:
+                run_cell(item)
+        else:
+            with Pool(args.jobs) as pool:
+                for _ in pool.imap_unordered(run_cell, work):
+                    write(cells, methods)
+    write(cells, methods)
+
+
+if __name__ == "__main__":
+    main()
