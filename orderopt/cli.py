@@ -6,6 +6,7 @@ Every :class:`~orderopt.errors.OrderoptError` is printed as one line and exits w
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--trust-import", action="append", default=[], metavar="MODULE:FUNCTION",
+                   help="let this worker import the study's task generator (a study stored by someone else "
+                        "cannot make a worker run code unless trusted; also $ORDEROPT_TRUSTED_IMPORTS)")
 
     p = sub.add_parser("report", help="best orders, stage-by-stage history and verification of a study")
     p.add_argument("--study", required=True)
@@ -234,14 +238,17 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_search(study, args: argparse.Namespace) -> int:
+def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
+    import time
+
     from orderopt.storage import default_storage_url, redact
-    from orderopt.studies import read_spec, search
+    from orderopt.studies import best_orders, read_spec, search
 
     spec = read_spec(study)
     where = redact(args.storage or default_storage_url())
+    before = len(study.trials)
     print(f"study {study.study_name} in {where}: task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, "
-          f"preset {spec.preset}, {len(study.trials)} trials so far", flush=True)
+          f"preset {spec.preset}, {before} trials so far", flush=True)
     budget = getattr(args, "budget_minutes", None)
 
     def on_round(info) -> None:
@@ -250,12 +257,31 @@ def _run_search(study, args: argparse.Namespace) -> int:
               f"({info.seconds:.0f} s)", flush=True)
         _publish(study)
 
-    result = search(study, n_trials=args.n_trials, budget_minutes=budget, device=args.device,
-                    progress=not args.quiet, on_round=on_round)
-    print(f"\n{result.trials} trials in {result.seconds:.0f} s ({result.stopped}); best orders "
+    start = time.perf_counter()
+    if workers > 1:
+        from orderopt.studies._workers import run_workers
+
+        def on_poll() -> None:
+            best = best_orders(study, 1)
+            shown = f"best {best[0][1]:.4f} {format_order(best[0][0])}" if best else "no score yet"
+            print(f"  {workers} workers: {len(study.trials) - before} trials so far, {shown} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+        print(f"{workers} worker processes (orderopt worker --study {study.study_name}{_storage_flag(args)})",
+              flush=True)
+        failed = run_workers(study.study_name, args.storage, workers, n_trials=args.n_trials, device=args.device,
+                             on_poll=on_poll)
+        trials, best, stopped = len(study.trials) - before, best_orders(study), "workers done"
+        if failed:
+            stopped = f"{failed} of {workers} workers failed (see their errors above)"
+    else:
+        result = search(study, n_trials=args.n_trials, budget_minutes=budget, device=args.device,
+                        progress=not args.quiet, on_round=on_round)
+        trials, best, stopped = result.trials, result.best, result.stopped
+    print(f"\n{trials} trials in {time.perf_counter() - start:.0f} s ({stopped}); best orders "
           "(score = profile loss on the study's common scale; after the tournament, its mean):")
     print(f"{'rank':>5}  {'trial':>5}  score   order")
-    for rank, (order, score, number) in enumerate(result.best[: args.top], 1):
+    for rank, (order, score, number) in enumerate(best[: args.top], 1):
         print(f"{rank:>5}  {number:>5}  {score:.4f}  {format_order(order)}")
     if getattr(args, "verify", False):
         from orderopt.studies import format_verification, verify
@@ -312,19 +338,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise ConfigError("--verify-top must be >= 1 and --verify-random >= 0")
     study = create_study(task, storage=args.storage, study_name=args.study,
                          **{k: getattr(args, k) for k in SETTING_FLAGS})
-    if args.workers > 1:
-        from orderopt.studies._workers import run_workers
-
-        print(f"study {study.study_name}: {args.workers} worker processes", flush=True)
-        run_workers(study.study_name, args.storage, args.workers, n_trials=args.n_trials, device=args.device)
-        args.n_trials = 0  # the workers did the search; print the summary
-    return _run_search(study, args)
+    return _run_search(study, args, workers=args.workers)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from orderopt.studies import load_study
+    from orderopt.tasks import trust_import
 
     _check_run_args(args)
+    for path in args.trust_import:
+        trust_import(path)
     return _run_search(load_study(args.study, storage=args.storage), args)
 
 
@@ -382,6 +405,10 @@ COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "sea
             "worker": cmd_worker, "report": cmd_report, "dashboard": cmd_dashboard}
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -389,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # orderopt prints its own progress
+    if args.command in ("search", "worker"):  # a polite kill (or a batch system's) ends like Ctrl-C
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return COMMANDS[args.command](args)
     except OrderoptError as exc:

@@ -27,7 +27,7 @@ from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["NewTrial", "TrialResult", "create_trials", "report", "finish", "record_heartbeats"]
+__all__ = ["NewTrial", "TrialResult", "create_trials", "report", "finish", "record_heartbeats", "fail_orphans"]
 
 _CHUNK = 500  # ids per IN (...) clause
 
@@ -208,3 +208,33 @@ def finish(study: optuna.Study, results: Sequence[TrialResult]) -> None:
                 row.state = r.state
                 row.datetime_complete = now
         session.add_all(objects)
+
+
+def fail_orphans(study: optuna.Study, grace_seconds: float) -> list[int]:
+    """Fail RUNNING trials that never recorded a heartbeat and started more than
+    ``grace_seconds`` ago (a worker killed between creating a trial and its first heartbeat):
+    Optuna's ``fail_stale_trials`` only looks at trials that have a heartbeat. Returns their ids."""
+    rdb = _rdb(study)
+    if rdb is None or rdb.heartbeat_interval is None:
+        return []
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    limit = datetime.datetime.now() - datetime.timedelta(seconds=grace_seconds)
+    with _create_scoped_session(rdb.scoped_session) as session:
+        rows = (session.query(models.TrialModel)
+                .outerjoin(models.TrialHeartbeatModel,
+                           models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+                .filter(models.TrialModel.study_id == study._study_id,  # noqa: SLF001
+                        models.TrialModel.state == TrialState.RUNNING,
+                        models.TrialHeartbeatModel.trial_heartbeat_id.is_(None))
+                .all())
+        orphans = [r.trial_id for r in rows if r.datetime_start is not None and r.datetime_start < limit]
+    failed = []
+    for trial_id in orphans:
+        try:
+            if _storage(study).set_trial_state_values(trial_id, TrialState.FAIL):
+                failed.append(trial_id)
+        except RuntimeError:  # finished meanwhile
+            pass
+    return failed

@@ -45,7 +45,7 @@ from orderopt.samplers import (
 from orderopt.samplers._precedence import ITEM_SCORES_ATTR
 from orderopt.storage import _bulk
 from orderopt.studies._spec import StudySpec, read_spec
-from orderopt.studies._study import HEARTBEAT_S, task_of
+from orderopt.studies._study import GRACE_S, HEARTBEAT_S, task_of
 from orderopt.tasks import Task
 
 __all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
@@ -139,12 +139,15 @@ class _Heartbeat:
 
 
 def _fail_stale(study: optuna.Study) -> None:
-    """Fail RUNNING trials whose worker stopped sending heartbeats (killed): their orders are re-run."""
+    """Fail RUNNING trials whose worker stopped sending heartbeats (killed), and those that never
+    sent one (killed right after creating them): their orders are re-run."""
     storage = study._storage  # noqa: SLF001
     if isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) and storage.get_heartbeat_interval() is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
+        grace = getattr(getattr(storage, "_backend", storage), "grace_period", None) or GRACE_S
+        _bulk.fail_orphans(study, grace)
 
 
 def _evaluated(study: optuna.Study) -> int:
@@ -303,8 +306,9 @@ def search(
                 break
             if on_start:
                 on_start(status.stage if status else "round", min(size, len(status.untried)) if status else size)
-            outcome = _mixture_round(study, task, spec, device, splits, size, explore=n_trials is not None,
-                                     progress=progress)
+            # explore while another process holds the current stage, or when asked for more trials
+            explore = n_trials is not None or status.stage != "explore"
+            outcome = _mixture_round(study, task, spec, device, splits, size, explore=explore, progress=progress)
             if outcome is None:
                 break
             plan, count = outcome

@@ -11,8 +11,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from orderopt.errors import TaskConfigError, UnknownTaskError
-from orderopt.tasks.base import SPLIT_NAMES, Splits, Task
-from orderopt.tasks.custom import DATASET_SUFFIXES, CallableTask, DatasetTask, from_callable, from_file
+from orderopt.tasks.base import MAX_LENGTH, SPLIT_NAMES, Splits, Task, check_size
+from orderopt.tasks.custom import (
+    DATASET_SUFFIXES,
+    TRUST_ENV,
+    CallableTask,
+    DatasetTask,
+    from_callable,
+    from_file,
+    is_trusted,
+    trust_import,
+    trusted_imports,
+)
 from orderopt.tasks.delay import DelayTask
 from orderopt.tasks.index import IndexTask
 from orderopt.tasks.prod import ProdTask
@@ -34,6 +44,9 @@ __all__ = [
     "from_callable",
     "from_file",
     "list_tasks",
+    "trust_import",
+    "is_trusted",
+    "trusted_imports",
 ]
 
 TASKS: dict[str, Callable[..., Task]] = {
@@ -56,10 +69,16 @@ def make_task(name: str, length: int | None = None, *, scramble: int | None = No
             f"({'/'.join(DATASET_SUFFIXES)}) or module:function (run `orderopt tasks` for the list)"
         )
     kwargs = {k: v for k, v in options.items() if v is not None}
+    length = 8 if length is None else int(length)
+    if length > MAX_LENGTH:  # refuse before building anything of that size
+        raise TaskConfigError(f"task {key} with L={length} targets is above orderopt's limit of {MAX_LENGTH}; "
+                              "use a smaller --length")
     try:
-        return TASKS[key](length=8 if length is None else int(length), **kwargs)
+        task = TASKS[key](length=length, **kwargs)
     except TypeError as exc:
         raise TaskConfigError(f"task {key}: bad option ({exc})") from None
+    check_size(task.name, task.length, task.input_length, task.vocab_size)
+    return task
 
 
 def resolve_task(text: str, length: int | None = None, *, scramble: int | None = None, **options: Any) -> Task:
@@ -70,7 +89,7 @@ def resolve_task(text: str, length: int | None = None, *, scramble: int | None =
     if text.lower().endswith(DATASET_SUFFIXES) or Path(text).is_file():
         task: Task = from_file(text)
     elif ":" in text and text.strip().lower() not in TASKS:
-        task = from_callable(text)
+        task = from_callable(text)  # named by the caller: trusted for this process
     else:
         return make_task(text, length, **options)
     if length is not None and int(length) != task.length:
@@ -89,7 +108,13 @@ def task_from_spec(spec: dict[str, Any]) -> Task:
     if name == "file":
         return from_file(spec["path"])
     if name == "callable":
-        return from_callable(spec["import_path"], vocab_size=spec.get("vocab_size"))
+        path = spec["import_path"]
+        if not is_trusted(path):
+            raise TaskConfigError(
+                f"this study's task imports {path!r}, named in the study storage, not by you; anyone who can write "
+                f"that database could make this process run code. If you trust it: orderopt worker --trust-import "
+                f"{path} (or set {TRUST_ENV}={path.split(':')[0]})")
+        return from_callable(path, vocab_size=spec.get("vocab_size"), trusted=True)
     return make_task(name, **spec)
 
 

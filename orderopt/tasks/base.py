@@ -16,9 +16,25 @@ import numpy as np
 from orderopt.errors import TaskConfigError
 from orderopt.orders import Order, identity, parse_order, reverse
 
-__all__ = ["Task", "Splits", "SPLIT_NAMES"]
+__all__ = ["Task", "Splits", "SPLIT_NAMES", "MAX_LENGTH", "MAX_SEQUENCE", "MAX_VOCAB", "check_size"]
 
 SPLIT_NAMES = ("train", "validation", "test")
+MAX_LENGTH = 256  # targets L: the search space is L!, and a profile's validation grows with L
+MAX_SEQUENCE = 2048  # input + targets: one model position each
+MAX_VOCAB = 65_536  # distinct token values: one embedding row each
+
+
+def check_size(name: str, length: int, input_length: int, vocab_size: int) -> None:
+    """Refuse sizes no model here can hold, in one line that says the limit."""
+    if length > MAX_LENGTH:
+        raise TaskConfigError(f"task {name} has L={length} targets, above orderopt's limit of {MAX_LENGTH}; "
+                              "use fewer targets")
+    if length + input_length > MAX_SEQUENCE:
+        raise TaskConfigError(f"task {name} has sequences of {input_length} inputs + {length} targets, above "
+                              f"orderopt's limit of {MAX_SEQUENCE} positions")
+    if vocab_size > MAX_VOCAB:
+        raise TaskConfigError(f"task {name} needs {vocab_size} distinct tokens, above orderopt's limit of "
+                              f"{MAX_VOCAB}; map the values to a smaller range")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,12 +17,38 @@ import numpy as np
 
 from orderopt.errors import DatasetError, TaskConfigError
 from orderopt.orders import Order
-from orderopt.tasks.base import Splits, Task, _row_keys
+from orderopt.tasks.base import MAX_VOCAB, Splits, Task, _row_keys, check_size
 
-__all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_callable", "DATASET_SUFFIXES"]
+__all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_callable", "DATASET_SUFFIXES", "TRUST_ENV",
+           "trust_import", "is_trusted", "trusted_imports"]
 
 DATASET_SUFFIXES = (".npz", ".jsonl", ".json")
+_INT_LIMIT = 2**31  # token values beyond this are not tokens (and overflow int64 arithmetic on the way)
 Generate = Callable[[int, np.random.Generator], tuple[Any, Any]]
+
+
+TRUST_ENV = "ORDEROPT_TRUSTED_IMPORTS"  # comma-separated modules (or module:function) this process may import
+_TRUSTED: set[str] = set()
+
+
+def trust_import(import_path: str) -> None:
+    """Allow this process to import ``module:function`` when a study's spec names it."""
+    _TRUSTED.add(import_path.strip())
+
+
+def is_trusted(import_path: str) -> bool:
+    """Named by this process (command line, API) or allow-listed in ``$ORDEROPT_TRUSTED_IMPORTS``."""
+    path = import_path.strip()
+    if path in _TRUSTED:
+        return True
+    module = path.split(":", 1)[0]
+    allowed = [p.strip() for p in os.environ.get(TRUST_ENV, "").split(",") if p.strip()]
+    return any(path == p or module == p or module.startswith(p + ".") for p in allowed)
+
+
+def trusted_imports() -> list[str]:
+    """The import paths trusted by this process (handed on to the worker processes it starts)."""
+    return sorted(_TRUSTED)
 
 
 def load_callable(import_path: str) -> Generate:
@@ -69,6 +96,7 @@ class CallableTask(Task):
             raise TaskConfigError(f"task {name}: generate must return integer arrays, got {x.dtype}, {y.dtype}")
         self.input_length, self.length = int(x.shape[1]), int(y.shape[1])
         self.vocab_size = int(vocab_size) if vocab_size else int(max(x.max(), y.max())) + 1
+        check_size(name, self.length, self.input_length, self.vocab_size)
         self._check(x, y, 256)
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -86,10 +114,14 @@ class CallableTask(Task):
         return {"name": "callable", "import_path": self.import_path, "vocab_size": self.vocab_size}
 
 
-def from_callable(generate: Generate | str, *, name: str | None = None, **kwargs: Any) -> CallableTask:
-    """Public constructor for a user task; ``generate`` may be an import path ``mod:function``."""
+def from_callable(generate: Generate | str, *, name: str | None = None, trusted: bool = True,
+                  **kwargs: Any) -> CallableTask:
+    """Public constructor for a user task; ``generate`` may be an import path ``mod:function``,
+    which the caller thereby trusts (see :func:`is_trusted`)."""
     if isinstance(generate, str):
         path = generate
+        if trusted:
+            trust_import(path)
         return CallableTask(load_callable(path), name=name or path.rsplit(":", 1)[-1], import_path=path, **kwargs)
     return CallableTask(generate, name=name or getattr(generate, "__name__", "custom"), **kwargs)
 
@@ -110,6 +142,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise DatasetError(f"{path}: array {key} has dtype {arr.dtype}; it must hold integers")
         if arr.ndim != 2:
             raise DatasetError(f"{path}: array {key} has shape {arr.shape}; it must be 2-D (samples, positions)")
+        if arr.size and (int(arr.max()) > _INT_LIMIT or int(arr.min()) < -_INT_LIMIT):
+            raise DatasetError(f"{path}: array {key} holds values up to {int(arr.max())}; token values must lie "
+                               f"within +-{_INT_LIMIT}")
     if len(x) != len(y):
         raise DatasetError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match")
     return x.astype(np.int64), y.astype(np.int64)
@@ -135,6 +170,9 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray]:
             seq = row.get(field)
             if not isinstance(seq, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in seq):
                 raise DatasetError(f"{path}, line {no}: field {field!r} must be a list of integers, got {seq!r:.60}")
+            if any(abs(v) > _INT_LIMIT for v in seq):
+                raise DatasetError(f"{path}, line {no}: field {field!r} holds a value beyond +-{_INT_LIMIT}; token "
+                                   "values must be small integers")
             if out and len(seq) != len(out[0]):
                 raise DatasetError(f"{path}, line {no}: field {field!r} has length {len(seq)}, earlier lines have {len(out[0])}")
             out.append(seq)
@@ -154,14 +192,24 @@ class DatasetTask(Task):
         if suffix not in DATASET_SUFFIXES:
             raise DatasetError(f"dataset file {path} has suffix {suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}")
         x, y = _read_npz(self.path) if suffix == ".npz" else _read_jsonl(self.path)
+        if len(x) == 0:
+            raise DatasetError(f"{path}: no samples; the file must hold at least 3 rows")
         if y.shape[1] < 1 or x.shape[1] < 1:
             raise DatasetError(f"{path}: inputs and targets must be non-empty")
-        low = int(min(x.min(), y.min()))
+        low, high = int(min(x.min(), y.min())), int(max(x.max(), y.max()))
+        if high - low + 1 > MAX_VOCAB:
+            column = "x" if (int(x.max()) - int(x.min())) >= (int(y.max()) - int(y.min())) else "y"
+            raise DatasetError(f"{path}: values span {low}..{high} ({high - low + 1} tokens; widest in {column}), "
+                               f"above orderopt's limit of {MAX_VOCAB} distinct tokens; map them to a smaller range")
         self.offset = -low if low < 0 else 0
         self.x, self.y = x + self.offset, y + self.offset
         self.name = name or self.path.stem
         self.length, self.input_length = int(y.shape[1]), int(x.shape[1])
         self.vocab_size = int(max(self.x.max(), self.y.max())) + 1
+        try:
+            check_size(self.name, self.length, self.input_length, self.vocab_size)
+        except TaskConfigError as exc:
+            raise DatasetError(f"{path}: {exc}") from None
         self.formula = f"dataset {self.path.name}: {len(x)} samples"
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

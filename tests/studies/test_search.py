@@ -219,3 +219,14 @@ def test_optuna_pruners_work_in_both_modes(tmp_path, pruner, mode):
         assert t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
         assert is_order(tuple(t.user_attrs["order"]), 5)
     assert any(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+def test_trials_that_never_beat_are_failed_after_the_grace_period(tmp_path):
+    import time
+
+    study = create_study(TASK, storage=sqlite(tmp_path), heartbeat_interval=1, grace_period=2, **SMALL)
+    orphan = study._storage.create_new_trial(study._study_id)  # a worker died before its first heartbeat
+    time.sleep(2.5)
+    search(study, n_trials=12, progress=False)
+    assert study._storage.get_trial(orphan).state == TrialState.FAIL
+    assert TrialState.RUNNING not in [t.state for t in study.trials]

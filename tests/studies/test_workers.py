@@ -100,3 +100,39 @@ def test_a_live_round_longer_than_the_grace_period_is_not_failed(pg_study):
     states = Counter(t.state for t in load_study(name, storage=url).trials)
     assert states[TrialState.FAIL] == 0 and states[TrialState.RUNNING] == 0
     assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 12
+
+
+def test_ctrl_c_on_search_with_workers_leaves_nothing_running(tmp_path):
+    import os
+
+    url = f"sqlite:///{tmp_path / 'orderopt.db'}"
+    cmd = [sys.executable, "-m", "orderopt", "search", "--task", "square", "--length", "6", "--storage", url,
+           "--workers", "3", "--steps", "30000", "--quiet", *[f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
+    name = "square-L6-mixture-seed0"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            if any(t.state == TrialState.RUNNING for t in optuna.load_study(study_name=name, storage=url).trials):
+                break
+        except KeyError:
+            pass
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group gets it
+    assert proc.wait(timeout=120) == 130
+    states = Counter(t.state for t in optuna.load_study(study_name=name, storage=url).trials)
+    assert states[TrialState.RUNNING] == 0 and states[TrialState.FAIL] > 0
+
+
+def test_workers_reaching_one_database_by_different_urls_share_its_lock(pg_study):
+    url, name = pg_study
+    spellings = [url, url.replace("127.0.0.1", "localhost"), url.replace("postgres@", "postgres:any-password@")]
+    assert len(set(spellings)) == 3
+    create_study(make_task("square", 6), storage=url, study_name=name, **SMALL)
+    procs = [subprocess.Popen([sys.executable, "-m", "orderopt", "worker", "--study", name, "--storage", u, "--quiet"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL) for u in spellings]
+    assert [p.wait(timeout=600) for p in procs] == [0, 0, 0]
+    trials = load_study(name, storage=url).trials
+    candidates = Counter(tuple(t.user_attrs["order"]) for t in trials
+                         if t.system_attrs["orderopt:role"] in ("candidate", "model", "explore"))
+    assert max(candidates.values()) == 1, "an order was evaluated twice"

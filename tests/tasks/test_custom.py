@@ -100,3 +100,46 @@ def test_malformed_npz(tmp_path):
         from_file(tmp_path / "c.npz")
     with pytest.raises(DatasetError, match="does not exist"):
         from_file(tmp_path / "missing.npz")
+
+
+def test_a_study_cannot_make_a_process_import_what_it_did_not_name(monkeypatch):
+    import orderopt.tasks.custom as custom
+
+    monkeypatch.setattr(custom, "_TRUSTED", set())
+    spec = {"name": "callable", "import_path": "tests.tasks.test_custom:running_sum", "vocab_size": 10}
+    with pytest.raises(TaskConfigError, match="named in the study storage, not by you.*--trust-import"):
+        task_from_spec(spec)
+    monkeypatch.setenv("ORDEROPT_TRUSTED_IMPORTS", "tests.tasks")  # a package prefix allows its modules
+    assert task_from_spec(spec).length == 5
+    monkeypatch.delenv("ORDEROPT_TRUSTED_IMPORTS")
+    custom.trust_import("tests.tasks.test_custom:running_sum")
+    assert task_from_spec(spec).length == 5
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x": np.zeros((0, 3), np.int64), "y": np.zeros((0, 3), np.int64)}, "no samples"),
+        ({"x": np.full((4, 3), 2**63, np.uint64), "y": np.zeros((4, 3), np.int64)}, "array x holds values up to"),
+        ({"x": np.zeros((4, 3), np.int64), "y": np.array([[0, 1, 9_000_000]] * 4)}, "widest in y"),
+    ],
+)
+def test_bad_dataset_values_are_refused_up_front(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError, match=message) as info:
+        from_file(path)
+    assert "\n" not in str(info.value)
+
+
+def test_huge_json_integers_and_too_many_targets(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"input": [1, 2], "target": [100000000000000000000000, 1]}\n')
+    with pytest.raises(DatasetError, match="line 1: field 'target' holds a value beyond"):
+        from_file(path)
+    long = tmp_path / "long.npz"
+    np.savez(long, x=np.zeros((8, 2), np.int64), y=np.zeros((8, 300), np.int64))
+    with pytest.raises(DatasetError, match="L=300 targets, above orderopt's limit of 256"):
+        from_file(long)
+    with pytest.raises(TaskConfigError, match="L=10000 targets is above orderopt's limit of 256"):
+        resolve_task("square", 10000)
