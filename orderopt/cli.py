@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from orderopt.errors import ConfigError, OrderoptError
 from orderopt.orders import format_order
+from orderopt.presets import PRESETS
+from orderopt.profiling import MODES, SIGNALS
 from orderopt.samplers._hierarchical import INIT_MODES
 from orderopt.studies._spec import PRUNINGS, SEARCH_MODES
 
@@ -19,6 +21,10 @@ __all__ = ["main", "build_parser"]
 
 STORAGE_HELP = ("Optuna storage URL (default: $OPTUNA_STORAGE, else the embedded SQLite file "
                 "sqlite:///storage/orderopt.db)")
+
+
+def _presets() -> str:
+    return ", ".join(PRESETS)
 
 
 def _task_args(p: argparse.ArgumentParser) -> None:
@@ -56,10 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", action="append", default=None,
         help="forward, reverse, random:SEED, a task-specific name or a list like 3,1,0,2 (repeatable; default forward)",
     )
-    p.add_argument("--preset", default="cpu", help="tiny, cpu or paper (default cpu)")
+    p.add_argument("--preset", default="cpu", help=f"{_presets()}: its final model and training (default cpu)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="samples per step (default: the preset's)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and batches")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -69,16 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orders", default="forward,reverse",
                    help="named orders and/or explicit lists, comma separated (e.g. forward,reverse,3,1,0,2)")
     p.add_argument("--random", type=int, default=0, help="add this many distinct random orders")
-    p.add_argument("--mode", default="mixture", choices=["mixture", "separate", "batched"])
-    p.add_argument("--signal", default="index", choices=["index", "none"],
+    p.add_argument("--mode", default="mixture", choices=list(MODES),
+                   help="mixture: one model trained on all orders at once (default); separate: one model per "
+                        "order; batched: one model per order, vectorised")
+    p.add_argument("--signal", default="index", choices=list(SIGNALS),
                    help="mixture only: tell the model the target indices (default) or not")
-    p.add_argument("--preset", default="cpu", help="tiny, cpu or paper (its profile model)")
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--preset", default="cpu", help=f"{_presets()}: its profile model (default cpu)")
+    p.add_argument("--steps", type=int, default=None, help="profile training steps (default: the preset's)")
     p.add_argument("--val-per-order", type=int, default=None, help="validation samples scoring each order")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data, the random orders and the training")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     p.add_argument("--top", type=int, default=20, help="rows of the ranked table to print")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -91,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials (profiled orders) to run in this call; beyond the schedule they explore")
     settings = p.add_argument_group("search settings (stored in the study; default: the study's, or for a new "
                                     "study the value in brackets)")
-    settings.add_argument("--preset", default=None, help="tiny, cpu or paper: its profile model scores orders [cpu]")
+    settings.add_argument("--preset", default=None, help=f"{_presets()}: its profile model scores orders [cpu]")
     settings.add_argument("--mode", default=None, choices=list(SEARCH_MODES),
                           help="mixture: one profile per round of orders; trial: one profile per order [mixture]")
     settings.add_argument("--seed", type=int, default=None, help="seed of the schedule and the profiles [0]")
@@ -125,26 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser("worker", help="join a running search by study name and storage URL")
-    p.add_argument("--study", required=True)
+    p.add_argument("--study", required=True, help="name of the study to join (made by `orderopt search`)")
     p.add_argument("--storage", default=None, help=STORAGE_HELP)
-    p.add_argument("--n-trials", type=int, default=None)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--top", type=int, default=10)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--n-trials", type=int, default=None,
+                   help="stop after this many trials (default: when the study's schedule is done)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    p.add_argument("--top", type=int, default=10, help="rows of the best-orders table")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--trust-import", action="append", default=[], metavar="MODULE:FUNCTION",
                    help="let this worker import the study's task generator (a study stored by someone else "
                         "cannot make a worker run code unless trusted; also $ORDEROPT_TRUSTED_IMPORTS)")
 
     p = sub.add_parser("report", help="best orders, stage-by-stage history and verification of a study")
-    p.add_argument("--study", required=True)
+    p.add_argument("--study", required=True, help="name of the study to report")
     p.add_argument("--storage", default=None, help=STORAGE_HELP)
-    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--top", type=int, default=10, help="rows of the best-orders table")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="also save the figures as a PNG file")
 
     p = sub.add_parser("dashboard", help="serve optuna-dashboard for a storage (refreshes orderopt notes first)")
     p.add_argument("--storage", default=None, help=STORAGE_HELP)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080)")
     return parser
 
 
@@ -211,6 +220,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from orderopt.presets import get_preset
     from orderopt.profiling import config_from_preset, profile
 
+    if args.random < 0:
+        raise ConfigError(f"--random must be >= 0, got {args.random}")
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
     task = _task_from_args(args)
     named = parse_order_list(args.orders, task)
     candidates = list(dict.fromkeys(o for _, o in named))
@@ -304,9 +317,9 @@ def _storage_flag(args: argparse.Namespace) -> str:
 
 def _publish(study) -> None:
     """Refresh the dashboard note and cards; a failure here must never stop a search."""
-    from orderopt.report import publish
-
     try:
+        from orderopt.report import publish
+
         publish(study)
     except Exception as exc:  # noqa: BLE001 - the note is a convenience, the trials are stored anyway
         print(f"orderopt: warning: could not update the dashboard note: {exc}", file=sys.stderr)
@@ -355,6 +368,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from orderopt.report import format_report, save_plot
     from orderopt.studies import load_study
 
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
     study = load_study(args.study, storage=args.storage)
     print(format_report(study, top=args.top))
     if args.plot:
@@ -374,8 +389,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna
-    from optuna_dashboard import run_server
 
+    from orderopt._extras import require
     from orderopt.report import publish
     from orderopt.storage import default_storage_url, get_storage, redact
     from orderopt.studies import load_study
@@ -384,6 +399,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be in 1..65535, got {args.port}")
     _check_port_free(args.host, args.port)
+    run_server = require("optuna_dashboard", "orderopt dashboard").run_server
     storage = get_storage(args.storage, create=False)
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         if SPEC_ATTR in summary.user_attrs:  # an orderopt study: refresh its note and cards

@@ -6,6 +6,8 @@ are and exits with code 2.
 
 from __future__ import annotations
 
+from orderopt.samplers._errors import ConfigError, InvalidOrderError, OrderoptError
+
 __all__ = [
     "OrderoptError",
     "InvalidOrderError",
@@ -14,15 +16,8 @@ __all__ = [
     "DatasetError",
     "ConfigError",
     "StorageError",
+    "MissingExtraError",
 ]
-
-
-class OrderoptError(Exception):
-    """Base class of every error orderopt raises on purpose."""
-
-
-class InvalidOrderError(OrderoptError, ValueError):
-    """An order that is not a permutation of 0..L-1 (or has the wrong length)."""
 
 
 class UnknownTaskError(OrderoptError, KeyError):
@@ -40,9 +35,10 @@ class DatasetError(OrderoptError, ValueError):
     """A dataset file that cannot be read as (input, target) integer sequences."""
 
 
-class ConfigError(OrderoptError, ValueError):
-    """Training, profiling or search options that are out of range."""
-
 
 class StorageError(OrderoptError, RuntimeError):
     """A storage URL that is malformed or cannot be reached."""
+
+
+class MissingExtraError(OrderoptError, ImportError):
+    """An optional package is not installed; the message names the install extra."""

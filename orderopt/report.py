@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from orderopt._extras import available, require
 from orderopt.errors import ConfigError
 from orderopt.orders import Order, format_order
 from orderopt.samplers import trial_score
@@ -176,7 +177,7 @@ def _verification_colors(rows: list[VerifyRow]) -> list[str]:
 def figures(study: optuna.Study) -> dict[str, go.Figure]:
     """Plotly figures keyed by card id: profile scores by stage, and (once verified) the success
     of the discovered orders next to the baselines."""
-    import plotly.graph_objects as go
+    go = require("plotly.graph_objects", "the dashboard cards")
 
     out: dict[str, go.Figure] = {}
     history = stage_history(study)
@@ -201,7 +202,10 @@ def figures(study: optuna.Study) -> dict[str, go.Figure]:
 
 
 def publish(study: optuna.Study, top: int = 10) -> None:
-    """Write (overwrite) the study's dashboard note and plotly cards."""
+    """Write (overwrite) the study's dashboard note and plotly cards; without the dashboard extra
+    there is no dashboard to show them, so nothing is written."""
+    if not (available("optuna_dashboard") and available("plotly")):
+        return
     from optuna_dashboard import save_note, save_plotly_graph_object
 
     save_note(study, markdown_note(study, top))
@@ -211,7 +215,7 @@ def publish(study: optuna.Study, top: int = 10) -> None:
 
 def save_plot(study: optuna.Study, path: str | Path) -> Path:
     """Save the report figures (profile scores by stage; verification) as one PNG file."""
-    import matplotlib
+    matplotlib = require("matplotlib", "report --plot")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -241,7 +245,11 @@ def save_plot(study: optuna.Study, path: str | Path) -> Path:
         ax.tick_params(axis="x", rotation=45, labelsize=8)
     fig.suptitle(study.study_name)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --plot {str(path)!r}: {exc.strerror or exc}; pick a writable path") from None
+    finally:
+        plt.close(fig)
     return path

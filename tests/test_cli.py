@@ -111,3 +111,39 @@ def test_search_bad_input(tmp_path, monkeypatch, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_password_is_never_printed(postgres_url, study_name, capsys):
+    import optuna
+
+    secret = "s3cret-pw"
+    url = postgres_url.replace("postgres@", f"postgres:{secret}@")  # trust auth: any password is accepted
+    argv = ["search", "--task", "square", "--length", "5", "--preset", "tiny", "--levels", "2", "--n-trials", "3",
+            "--storage", url, "--study", study_name]
+    try:
+        assert main(argv) == 0
+        assert main(["report", "--study", study_name, "--storage", url]) == 0
+        assert main(["worker", "--study", study_name, "--storage", url, "--n-trials", "0"]) == 0
+    finally:
+        optuna.delete_study(study_name=study_name, storage=postgres_url)
+    bad = url.replace(":5432/", ":1/")
+    assert main(["search", "--task", "square", "--storage", bad]) == 2
+    out = capsys.readouterr()
+    assert "postgres:***@" in out.out
+    assert secret not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["profile", "--task", "square", "--random", "-5"], "--random must be >= 0"),
+        (["profile", "--task", "square", "--top", "-1"], "--top must be >= 1"),
+        (["report", "--study", "x", "--top", "0"], "--top must be >= 1"),
+        (["search", "--task", "square", "--n-trials", "-3"], "--n-trials must be >= 0"),
+    ],
+)
+def test_negative_counts_are_refused(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "storage").exists()  # nothing written

@@ -102,3 +102,26 @@ def test_bad_validation_settings(tiny):
                        ({"finalists": 0}, "finalists"), ({"lr": float("nan")}, "lr must be")):
         with pytest.raises(ConfigError, match=match):
             profile(TASK, ORDERS, tiny_config(tiny, **bad), progress=False)
+
+
+def test_a_profiling_mode_added_to_the_registry_reaches_profile_and_the_cli(monkeypatch, capsys):
+    """Adding a mode = one function + one registry line: config checks, dispatch and CLI choices follow."""
+    import numpy as np
+
+    from orderopt import profiling
+    from orderopt.cli import build_parser, main
+    from orderopt.orders import kendall_tau_distance
+
+    def by_distance(task, orders, config, splits, hook, progress):  # a "profile" that needs no training
+        scores = np.array([kendall_tau_distance(o, range(task.length)) for o in orders], dtype=float)
+        return profiling.ProfileResult(orders=list(orders), scores=scores, steps=[0], curves=scores[None, :],
+                                       mode="distance")
+
+    monkeypatch.setitem(profiling.MODES, "distance", by_distance)
+    profile_parser = build_parser()._subparsers._group_actions[0].choices["profile"]
+    assert "distance" in next(a for a in profile_parser._actions if a.dest == "mode").choices
+    assert main(["profile", "--task", "square", "--length", "5", "--mode", "distance", "--orders", "reverse,forward",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "mode distance" in out
+    assert any(line.split()[:2] == ["forward", "rank"] and line.split()[2] == "1" for line in out.splitlines())

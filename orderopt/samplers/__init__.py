@@ -5,12 +5,12 @@ sampler can search; :class:`HierarchicalOrderSampler` searches them with the glo
 schedule. Both serve any objective over permutations (generation orders, QAP, scheduling).
 """
 
-from orderopt.samplers._encoding import decode_params, encode_params, layout_sizes, order_param_names, suggest_order
-from orderopt.samplers._hierarchical import BatchPlan, HierarchicalOrderSampler, StageStatus
-from orderopt.samplers._history import RUN_ATTR
-from orderopt.samplers._precedence import ITEM_SCORES_ATTR, fit_precedence, propose_orders
-from orderopt.samplers._schedule import SCHEDULE_VERSION, Schedule, ScheduleConfig, Stage, mutate
-from orderopt.samplers._scores import RAW_ATTR, SCORE_ATTR, anchor_factor, trial_score
+from ._encoding import decode_params, encode_params, layout_sizes, order_param_names, suggest_order
+from ._hierarchical import BatchPlan, HierarchicalOrderSampler, StageStatus
+from ._history import RUN_ATTR
+from ._precedence import ITEM_SCORES_ATTR, fit_precedence, propose_orders
+from ._schedule import SCHEDULE_VERSION, Schedule, ScheduleConfig, Stage, mutate
+from ._scores import RAW_ATTR, SCORE_ATTR, anchor_factor, trial_score
 
 __all__ = [
     "BatchPlan",

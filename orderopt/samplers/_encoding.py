@@ -17,8 +17,8 @@ from typing import Any
 
 import optuna
 
-from orderopt.errors import ConfigError, InvalidOrderError
-from orderopt.orders import Order, block_sizes, hierarchical_decode, hierarchical_encode
+from ._errors import ConfigError, InvalidOrderError
+from ._orders import Order, block_sizes, hierarchical_decode, hierarchical_encode
 
 __all__ = ["suggest_order", "layout_sizes", "order_param_names", "encode_params", "decode_params", "layout_attr"]
 
@@ -85,18 +85,16 @@ def suggest_order(
     global-local schedule. Calling it again in the same trial returns the same order.
 
     Example:
-        .. code-block:: python
-
-            import optuna
-            from orderopt.samplers import HierarchicalOrderSampler, suggest_order
-
-            def objective(trial):
-                order = suggest_order(trial, 6)
-                return sum(abs(o - i) for i, o in enumerate(order))
-
-            study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0))
-            study.optimize(objective, n_trials=30)
-            print(study.best_trial.user_attrs["order"])
+        >>> import optuna
+        >>> from orderopt.samplers import HierarchicalOrderSampler, suggest_order
+        >>> def objective(trial):
+        ...     order = suggest_order(trial, 6)
+        ...     return sum(abs(o - i) for i, o in enumerate(order))
+        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+        >>> study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0))
+        >>> study.optimize(objective, n_trials=30)
+        >>> len(study.best_trial.user_attrs["order"])
+        6
     """
     sizes = layout_sizes(n, blocks)
     known = trial.user_attrs.get(name)

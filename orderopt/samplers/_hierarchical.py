@@ -16,13 +16,13 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from orderopt.errors import ConfigError, InvalidOrderError
-from orderopt.orders import Order, hierarchical_encode, random_order, validate_order
-from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
-from orderopt.samplers._encoding import encode_params, layout_attr, order_param_names
-from orderopt.samplers._history import EXPLORE, ROLE_ATTR, ROUND_ATTR, STAGE_ATTR, History, HistoryReader
-from orderopt.samplers._locking import study_lock
-from orderopt.samplers._schedule import Schedule, ScheduleConfig, Stage, mutate
+from ._errors import ConfigError, InvalidOrderError
+from ._orders import Order, hierarchical_encode, random_order, validate_order
+from ._compat import storage_of, study_id_of, trial_id_of
+from ._encoding import encode_params, layout_attr, order_param_names
+from ._history import EXPLORE, ROLE_ATTR, ROUND_ATTR, STAGE_ATTR, History, HistoryReader
+from ._locking import study_lock
+from ._schedule import Schedule, ScheduleConfig, Stage, mutate
 
 __all__ = ["HierarchicalOrderSampler", "StageStatus", "BatchPlan", "INIT_MODES"]
 

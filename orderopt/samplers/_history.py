@@ -12,11 +12,11 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from orderopt.orders import Order
-from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
-from orderopt.samplers._encoding import decode_params, layout_attr
-from orderopt.samplers._precedence import ITEM_SCORES_ATTR
-from orderopt.samplers._scores import trial_score
+from ._orders import Order
+from ._compat import storage_of, study_id_of, trial_id_of
+from ._encoding import decode_params, layout_attr
+from ._precedence import ITEM_SCORES_ATTR
+from ._scores import trial_score
 
 __all__ = ["History", "HistoryReader", "STAGE_ATTR", "ROUND_ATTR", "ROLE_ATTR", "RUN_ATTR", "EXPLORE", "FOREIGN",
            "prefix_of"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from optuna.storages import InMemoryStorage
 
-from orderopt.samplers._compat import backend_of
+from ._compat import backend_of
 
 __all__ = ["study_lock"]
 

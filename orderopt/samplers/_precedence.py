@@ -21,7 +21,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from orderopt.orders import Order
+from ._orders import Order
 
 __all__ = ["ITEM_SCORES_ATTR", "fit_precedence", "propose_orders", "lop_value"]
 

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orderopt.errors import ConfigError
-from orderopt.orders import Order, block_sizes, join_blocks, random_order, split_blocks
-from orderopt.samplers._precedence import fit_precedence, propose_orders
+from ._errors import ConfigError
+from ._orders import Order, block_sizes, join_blocks, random_order, split_blocks
+from ._precedence import fit_precedence, propose_orders
 
 __all__ = ["Stage", "Schedule", "ScheduleConfig", "mutate", "local_block_sizes", "LOCAL_STYLES", "SCHEDULE_VERSION"]
 

@@ -86,8 +86,9 @@ def get_storage(
             rdb = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
                              grace_period=grace_period)
     except ImportError as exc:
+        extra = "mysql" if url.startswith("mysql") else "postgres"
         raise StorageError(f"storage {redact(url)} needs a database driver that is not installed ({exc}); "
-                           "for PostgreSQL: pip install 'orderopt[postgres]'") from None
+                           f"pip install 'orderopt[{extra}]'") from None
     except Exception as exc:  # SQLAlchemy / driver errors: one line, no traceback
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(

@@ -51,9 +51,9 @@ def test_three_workers_complete_the_search_without_repeats(pg_study):
     assert status.stage == "explore"  # the whole schedule was evaluated
 
 
-def _start_worker(url, name, pause, n_trials):
-    return subprocess.Popen([sys.executable, "-m", "tests.studies.kill_target", url, name, str(pause), str(n_trials)],
-                            cwd=ROOT)
+def _start_worker(url, name, pause, n_trials, where="profile"):
+    return subprocess.Popen([sys.executable, "-m", "tests.studies.kill_target", url, name, str(pause), str(n_trials),
+                             where], cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
 
 def _running_orders(study):
@@ -82,6 +82,22 @@ def test_killed_worker_loses_nothing(pg_study):
     assert failed == set(running)  # the killed worker's trials were failed by heartbeat ...
     redone = {tuple(t.user_attrs["order"]) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
     assert set(running) <= redone  # ... and their orders re-run by the other worker
+
+
+def test_kill_while_planning_then_rerun_continues_the_schedule(pg_study):
+    url, name = pg_study
+    create_study(TASK, storage=url, study_name=name, heartbeat_interval=1, grace_period=3, **SMALL)
+    victim = _start_worker(url, name, pause=120, n_trials=12, where="plan")
+    assert victim.stdout.readline().strip() == "planned"  # the round is planned, under the planning lock
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    study = load_study(name, storage=url, heartbeat_interval=1, grace_period=3)
+    search(study, n_trials=24, progress=False)  # the lock died with its holder: no wait, no exploration
+    trials = load_study(name, storage=url).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    stages = [t.system_attrs["orderopt:stage"] for t in trials]
+    assert "explore" not in stages and stages[0] == "global-1"
+    assert study.sampler.stage_status(study).stage != "global-1"  # the schedule moved on
 
 
 def test_a_live_round_longer_than_the_grace_period_is_not_failed(pg_study):
