@@ -209,6 +209,25 @@ def case_url_spellings(run: int) -> dict:
         _drop(name)
 
 
+def case_sixteen_workers(run: int) -> dict:
+    """16 `orderopt worker` processes on one PostgreSQL study (2 cores: they mostly wait for the
+    planning lock and the CPU), until the schedule is done."""
+    from optuna.trial import TrialState
+
+    name = _new_study()
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "orderopt", "worker", "--study", name, "--storage", URL,
+                                   "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for _ in range(16)]
+        errors = [p.communicate(timeout=1800)[1] for p in procs]
+        trials = _trials(name)
+        unfinished = sum(t.state not in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        return {"exit": max(p.returncode for p in procs), **_measure(trials, {}), "unfinished": unfinished,
+                "tracebacks": sum(e.count("Traceback") for e in errors)}
+    finally:
+        _drop(name)
+
+
 def case_steps_zero(run: int) -> dict:
     """`search --steps 0` must write nothing: no study, no trial."""
     import optuna
@@ -262,6 +281,7 @@ CASES = {
     "ctrl-c-workers": (case_ctrl_c_workers, 3, "Ctrl-C on `search --workers 3`, then the same command"),
     "triple-sigint": (case_triple_sigint, 3, "three SIGINTs within 35 ms on `search`"),
     "url-spellings": (case_url_spellings, 5, "3 workers, 3 URL spellings of one database"),
+    "sixteen-workers": (case_sixteen_workers, 2, "16 workers on one study until the schedule is done"),
     "steps-0": (case_steps_zero, 1, "`search --steps 0`"),
     **{k: (lambda run, k=k: case_bad_input(run, k), 1, f"`profile` on {what}") for k, (what, _) in BAD_DATASETS.items()},
 }
@@ -279,6 +299,8 @@ def write(cache: RunCache, cases: list[str]) -> None:
             extra.append(f"explored after rerun: {sum(r['explored'] for r in recs)}")
         if any("running_after_interrupt" in r for r in recs):
             extra.append(f"RUNNING right after Ctrl-C: {sum(r['running_after_interrupt'] for r in recs)}")
+        if any("unfinished" in r for r in recs):
+            extra.append(f"trials not COMPLETE/PRUNED: {sum(r['unfinished'] for r in recs)}")
         if any("studies_written" in r for r in recs):
             extra.append(f"studies written: {sum(r['studies_written'] for r in recs)}")
         if any("tracebacks" in r for r in recs):

@@ -6,10 +6,13 @@ Every :class:`~orderopt.errors.OrderoptError` is printed as one line and exits w
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import signal
 import sys
 from collections.abc import Sequence
 
+from orderopt import __version__
 from orderopt.errors import ConfigError, OrderoptError
 from orderopt.orders import format_order
 from orderopt.presets import PRESETS
@@ -21,6 +24,11 @@ __all__ = ["main", "build_parser"]
 
 STORAGE_HELP = ("Optuna storage URL (default: $OPTUNA_STORAGE, else the embedded SQLite file "
                 "sqlite:///storage/orderopt.db)")
+
+
+def _json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document on stdout (the tables and progress go to stderr)")
 
 
 def _presets() -> str:
@@ -52,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orderopt", description="Find learning-friendly generation orders for sequential computation."
     )
+    parser.add_argument("--version", action="version", version=f"orderopt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("tasks", help="list built-in tasks and their formulas")
@@ -69,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and batches")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--output", default=None, metavar="DIR",
+                   help="save each trained model to DIR/<order>/ (model.pt: weights and config, loadable with "
+                        "orderopt.training.load_checkpoint; config.json: task, order, settings, curve, success)")
+    _json_arg(p)
 
     p = sub.add_parser("profile", help="rank candidate orders by the validation loss of one short training run")
     _task_args(p)
@@ -87,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     p.add_argument("--top", type=int, default=20, help="rows of the ranked table to print")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _json_arg(p)
 
     p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -131,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-top", type=int, default=3, help="best orders to verify")
     p.add_argument("--verify-random", type=int, default=3, help="random baseline orders to verify")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _json_arg(p)
 
     p = sub.add_parser("worker", help="join a running search by study name and storage URL")
     p.add_argument("--study", required=True, help="name of the study to join (made by `orderopt search`)")
@@ -148,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", required=True, help="name of the study to report")
     p.add_argument("--storage", default=None, help=STORAGE_HELP)
     p.add_argument("--top", type=int, default=10, help="rows of the best-orders table")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="also save the figures as a PNG file")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="also save the figures as a PNG file (and attach it to the study as an artifact)")
+    _json_arg(p)
 
     p = sub.add_parser("dashboard", help="serve optuna-dashboard for a storage (refreshes orderopt notes first)")
     p.add_argument("--storage", default=None, help=STORAGE_HELP)
@@ -170,7 +187,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from orderopt.presets import get_preset
-    from orderopt.training import success_rate, train, with_overrides
+    from pathlib import Path
+
+    from orderopt.training import success_rate, train, with_overrides, write_output_dir
 
     task = _task_from_args(args)
     orders = [(name, task.parse_order(name)) for name in (args.order or ["forward"])]
@@ -180,7 +199,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     ).check()
     splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
     print(f"task {task.describe()}: {task.formula}")
-    summary = []
+    summary, runs = [], []
+    args.payload = {"task": task.spec(), "preset": preset.name, "steps": config.total_steps(), "seed": config.seed,
+                    "runs": runs}
     for name, order in orders:
         print(f"\norder {name} = {format_order(order)}  (preset {preset.name}, {config.total_steps()} steps)")
         result = train(task, order, preset.final_model, config, splits=splits, progress=not args.quiet)
@@ -190,6 +211,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  success rate (exact match, {rep.n} test samples): {rep.success_rate:.3f}")
         print("  accuracy by position y_i: " + " ".join(f"{a:.2f}" for a in rep.position_accuracy))
         summary.append((name, rep.success_rate, result.curve[-1][1]))
+        saved = None
+        if args.output:
+            saved = write_output_dir(result, task, preset.final_model, config,
+                                     Path(args.output) / name.replace(",", "-").replace(":", "-"), rep.success_rate)
+            print(f"  saved to {saved}")
+        runs.append({"name": name, "order": list(order), "success": rep.success_rate,
+                     "position_accuracy": [float(a) for a in rep.position_accuracy], "test_samples": rep.n,
+                     "curve": [list(c) for c in result.curve], "seconds": result.seconds, "device": result.device,
+                     "parameters": result.model.num_params(), "output": str(saved) if saved else None})
     if len(summary) > 1:
         print("\norder            success  final val loss")
         for name, succ, loss in summary:
@@ -248,6 +278,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print("\nnamed orders:")
         for name, order in named:
             print(f"  {name:<16} rank {result.rank_of(order):>5} of {len(candidates)}  score {result.score_of(order):.4f}")
+    args.payload = {
+        "task": task.spec(), "mode": config.mode, "signal": config.signal, "preset": preset.name,
+        "steps": config.train.total_steps(), "seed": args.seed, "seconds": result.seconds, "device": result.device,
+        "ranking": [{"rank": r, "order": list(o), "score": v} for r, o, v in result.ranking()],
+        "named": [{"name": n, "order": list(o), "rank": result.rank_of(o), "score": result.score_of(o)}
+                  for n, o in named],
+    }
     return 0
 
 
@@ -300,10 +337,16 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
         from orderopt.studies import format_verification, verify
 
         print("\nverification (full training of the final model, exact match on the test split):", flush=True)
+        from orderopt.storage import artifact_store
+
         rows = verify(study, top=args.verify_top, n_random=args.verify_random, device=args.device,
-                      progress=not args.quiet)
+                      progress=not args.quiet, artifacts=artifact_store(args.storage))
         print(format_verification(rows))
     _publish(study)
+    from orderopt.report import report_data
+
+    args.payload = {"stopped": stopped, "new_trials": trials, "seconds": time.perf_counter() - start,
+                    **report_data(study, top=args.top)}
     print(f"\nreport: orderopt report --study {study.study_name}{_storage_flag(args)}; "
           f"dashboard: orderopt dashboard{_storage_flag(args)}")
     return 0
@@ -365,7 +408,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from orderopt.report import format_report, save_plot
+    from orderopt.report import format_report, report_data, save_plot
+    from orderopt.storage import artifact_store
     from orderopt.studies import load_study
 
     if args.top < 1:
@@ -373,7 +417,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     study = load_study(args.study, storage=args.storage)
     print(format_report(study, top=args.top))
     if args.plot:
-        print(f"\nfigures saved to {save_plot(study, args.plot)}")
+        print(f"\nfigures saved to {save_plot(study, args.plot, artifacts=artifact_store(args.storage))}")
+    args.payload = report_data(study, top=args.top)
     return 0
 
 
@@ -392,7 +437,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     from orderopt._extras import require
     from orderopt.report import publish
-    from orderopt.storage import default_storage_url, get_storage, redact
+    from orderopt.storage import artifact_store, default_storage_url, get_storage, redact
     from orderopt.studies import load_study
     from orderopt.studies._spec import SPEC_ATTR
 
@@ -410,7 +455,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     url = redact(args.storage or default_storage_url())
     print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     try:
-        run_server(storage, host=args.host, port=args.port)
+        run_server(storage, host=args.host, port=args.port, artifact_store=artifact_store(args.storage))
     except OSError as exc:
         raise ConfigError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}; "
                           "pick another --port") from None
@@ -419,6 +464,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "search": cmd_search,
             "worker": cmd_worker, "report": cmd_report, "dashboard": cmd_dashboard}
+
+
+def _jsonable(value):
+    """numpy scalars and other stragglers: as plain numbers or text."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def _interrupt(signum, frame) -> None:
@@ -435,7 +485,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("search", "worker"):  # a polite kill (or a batch system's) ends like Ctrl-C
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return COMMANDS[args.command](args)
+        if not getattr(args, "json", False):
+            return COMMANDS[args.command](args)
+        with contextlib.redirect_stdout(sys.stderr):  # the JSON document alone on stdout
+            code = COMMANDS[args.command](args)
+        print(json.dumps(getattr(args, "payload", {}), default=_jsonable))
+        return code
     except OrderoptError as exc:
         print(f"orderopt: error: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +26,8 @@ from orderopt.studies._search import RUN_ATTR
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["StageSummary", "stage_history", "tournament_table", "format_report", "markdown_note", "figures", "publish",
-           "save_plot"]
+__all__ = ["StageSummary", "stage_history", "tournament_table", "format_report", "report_data", "markdown_note",
+           "figures", "publish", "save_plot"]
 
 SCORES_CARD = "orderopt-profile-scores"
 VERIFY_CARD = "orderopt-verification"
@@ -159,6 +159,25 @@ def format_report(study: optuna.Study, top: int = 10) -> str:
     return "\n".join(parts)
 
 
+def report_data(study: optuna.Study, top: int = 10) -> dict:
+    """The report as plain data (``orderopt report --json``): spec, trial counts, best orders,
+    rounds, tournament and verification."""
+    spec = read_spec(study)
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    return {
+        "study": study.study_name,
+        "spec": asdict(spec) if spec else None,
+        "trials": {state: states.count(state) for state in sorted(set(states))},
+        "best": [{"rank": i, "order": list(o), "score": v, "trial": n}
+                 for i, (o, v, n) in enumerate(best_orders(study, top), 1)],
+        "rounds": [{"stage": h.stage, "round": h.round, "first_trial": h.first_trial, "trials": h.trials,
+                    "pruned": h.pruned, "references": h.references, "best_score": h.best_score,
+                    "best_order": list(h.best_order) if h.best_order else None} for h in stage_history(study)],
+        "tournament": [{"order": list(o), "scores": v, "mean": m} for o, v, m in tournament_table(study)],
+        "verification": [{**asdict(r), "order": list(r.order)} for r in read_verification(study)],
+    }
+
+
 def markdown_note(study: optuna.Study, top: int = 10) -> str:
     """The study note shown by optuna-dashboard (Markdown)."""
     parts = [f"# orderopt search\n\n{_header(study)}"]
@@ -213,8 +232,9 @@ def publish(study: optuna.Study, top: int = 10) -> None:
         save_plotly_graph_object(study, fig, graph_object_id=card_id)
 
 
-def save_plot(study: optuna.Study, path: str | Path) -> Path:
-    """Save the report figures (profile scores by stage; verification) as one PNG file."""
+def save_plot(study: optuna.Study, path: str | Path, artifacts=None) -> Path:
+    """Save the report figures (profile scores by stage; verification) as one PNG file; with an
+    Optuna artifact store, also attach it to the study (the dashboard lists it)."""
     matplotlib = require("matplotlib", "report --plot")
 
     matplotlib.use("Agg")
@@ -252,4 +272,7 @@ def save_plot(study: optuna.Study, path: str | Path) -> Path:
         raise ConfigError(f"cannot write --plot {str(path)!r}: {exc.strerror or exc}; pick a writable path") from None
     finally:
         plt.close(fig)
+    if artifacts is not None:
+        optuna.artifacts.upload_artifact(artifact_store=artifacts, file_path=str(path), study_or_trial=study,
+                                         mimetype="image/png")
     return path

@@ -7,9 +7,11 @@ loss, optimizer, schedule) lives in :mod:`orderopt.engine` and is shared with lo
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,6 +44,8 @@ __all__ = [
     "greedy_decode",
     "with_overrides",
     "pick_device",
+    "save_checkpoint",
+    "load_checkpoint",
 ]
 
 
@@ -165,3 +169,45 @@ def success_rate(
 def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
     """``config`` with the non-``None`` overrides applied."""
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def save_checkpoint(result: TrainResult, task: Task, shape: ModelShape, config: TrainConfig, path: str | Path,
+                    *, success: float | None = None) -> Path:
+    """Save a trained model as one ``torch.save`` file: weights, model config, the task spec, the
+    order, the training config and curve (and the exact-match success when known), so that
+    :func:`load_checkpoint` rebuilds the model without anything else."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+                "model_config": asdict(result.model.config), "meta": checkpoint_meta(result, task, shape, config,
+                                                                                       success)}, path)
+    return path
+
+
+def checkpoint_meta(result: TrainResult, task: Task, shape: ModelShape, config: TrainConfig,
+                    success: float | None = None) -> dict:
+    """What a saved model was trained on and how (JSON-serialisable)."""
+    return {"task": task.spec(), "order": list(result.order), "model": asdict(shape), "train": asdict(config),
+            "curve": [list(c) for c in result.curve], "steps": result.steps, "seconds": result.seconds,
+            "device": result.device, "success": success}
+
+
+def load_checkpoint(path, device: str | None = "cpu") -> tuple[GPT, dict]:
+    """The model saved by :func:`save_checkpoint` (in eval mode) and its metadata; ``path`` may
+    also be an open binary file (e.g. an artifact downloaded from the dashboard)."""
+    from orderopt.model import GPTConfig
+
+    source = path if hasattr(path, "read") else Path(path)
+    saved = torch.load(source, map_location=pick_device(device), weights_only=True)
+    model = GPT(GPTConfig(**saved["model_config"]))
+    model.load_state_dict(saved["state_dict"])
+    return model.eval(), saved["meta"]
+
+
+def write_output_dir(result: TrainResult, task: Task, shape: ModelShape, config: TrainConfig, directory: str | Path,
+                     success: float | None = None) -> Path:
+    """``directory/model.pt`` (see :func:`save_checkpoint`) plus its metadata as readable JSON."""
+    directory = Path(directory)
+    save_checkpoint(result, task, shape, config, directory / "model.pt", success=success)
+    (directory / "config.json").write_text(json.dumps(checkpoint_meta(result, task, shape, config, success), indent=2))
+    return directory

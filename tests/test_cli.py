@@ -147,3 +147,52 @@ def test_negative_counts_are_refused(tmp_path, monkeypatch, capsys, argv, messag
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "storage").exists()  # nothing written
+
+
+def test_json_outputs_saved_models_and_artifacts_served_by_the_dashboard(tmp_path, monkeypatch, capsys):
+    import io
+    import json
+    from wsgiref.util import setup_testing_defaults
+
+    import optuna
+    from optuna_dashboard import wsgi
+
+    from orderopt.storage import artifact_store
+    from orderopt.training import load_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["profile", "--task", "square", "--length", "5", "--preset", "tiny", "--random", "3", "--json"]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert [r["rank"] for r in doc["ranking"]] == [1, 2, 3, 4, 5] and "profiling 5 orders" in out.err
+
+    assert main(["train", "--task", "square", "--length", "4", "--preset", "tiny", "--steps", "40", "--output", "models",
+                 "--json", "--quiet"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    model, meta = load_checkpoint(tmp_path / run["output"] / "model.pt")
+    assert meta["order"] == [0, 1, 2, 3] and meta["success"] == run["success"] and model.num_params() > 0
+
+    argv = ["search", "--task", "square", "--length", "5", "--preset", "tiny", "--levels", "2", "--n-trials", "6",
+            "--verify", "--verify-top", "1", "--verify-random", "0", "--quiet", "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["study"] == "square-L5-mixture-seed0" and doc["new_trials"] == 6 and len(doc["best"]) >= 1
+    found = doc["verification"][0]
+    assert found["label"] == "found #1" and found["artifact"]
+
+    assert main(["report", "--study", doc["study"], "--json", "--plot", "figs/report.png"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verification"] == doc["verification"] and report["spec"]["length"] == 5
+
+    url = "sqlite:///storage/orderopt.db"
+    study = optuna.load_study(study_name=doc["study"], storage=url)
+    app = wsgi(url, artifact_store=artifact_store(url))
+    environ = {"PATH_INFO": f"/artifacts/{study._study_id}/{found['artifact']}", "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    status = []
+    body = b"".join(app(environ, lambda s, h, *a: status.append(s)))
+    assert status[0].startswith("200")
+    model, meta = load_checkpoint(io.BytesIO(body))
+    assert meta["order"] == found["order"] and meta["success"] == found["success"]
+    models = len({tuple(r["order"]) for r in doc["verification"]})
+    assert len(optuna.artifacts.get_all_artifact_meta(study)) == models + 1  # + the figure

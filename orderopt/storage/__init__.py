@@ -17,10 +17,12 @@ from optuna.storages import BaseStorage, RDBStorage
 
 from orderopt.errors import StorageError
 
-__all__ = ["DEFAULT_STORAGE_DIR", "ENV_VAR", "default_storage_url", "get_storage", "redact"]
+__all__ = ["DEFAULT_STORAGE_DIR", "ENV_VAR", "ARTIFACTS_ENV_VAR", "default_storage_url", "get_storage", "redact",
+           "artifact_dir", "artifact_store"]
 
 DEFAULT_STORAGE_DIR = Path("storage")
 ENV_VAR = "OPTUNA_STORAGE"
+ARTIFACTS_ENV_VAR = "ORDEROPT_ARTIFACTS"
 SQLITE_BUSY_TIMEOUT_S = 60
 
 
@@ -37,6 +39,32 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can parse: show it as it is
         return url
+
+
+def artifact_dir(storage: str | None = None) -> Path:
+    """Where the study's files (verified models, figures) go: ``$ORDEROPT_ARTIFACTS`` when set;
+    beside a SQLite file (``orderopt.db`` -> ``orderopt-artifacts/``); else ``storage/artifacts``
+    under the working directory. Workers on several machines need a shared path (set the variable)."""
+    if os.environ.get(ARTIFACTS_ENV_VAR):
+        return Path(os.environ[ARTIFACTS_ENV_VAR])
+    url = storage if isinstance(storage, str) and storage.strip() else default_storage_url()
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        db = Path(url[len("sqlite:///"):])
+        return db.with_name(f"{db.stem}-artifacts")
+    return DEFAULT_STORAGE_DIR / "artifacts"
+
+
+def artifact_store(storage: str | None = None):
+    """An Optuna :class:`~optuna.artifacts.FileSystemArtifactStore` at :func:`artifact_dir`."""
+    from optuna.artifacts import FileSystemArtifactStore
+
+    path = artifact_dir(storage)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the artifact folder {path}: {exc.strerror or exc}; "
+                           f"set {ARTIFACTS_ENV_VAR} to a writable folder") from None
+    return FileSystemArtifactStore(str(path))
 
 
 def _normalise(url: str) -> str:

@@ -322,7 +322,7 @@ def search(
             label = status.stage if status else "round"
             if on_start:
                 on_start(label, size)
-            study.optimize(objective, n_trials=size, catch=())
+            study.optimize(objective, n_trials=size, catch=(), show_progress_bar=progress)
             count = size
         ran += count
         if on_round:

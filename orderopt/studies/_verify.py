@@ -1,8 +1,14 @@
-"""Verification: full training of the final model on the best orders and on baselines."""
+"""Verification: full training of the final model on the best orders and on baselines.
+
+With an artifact store, each trained model is kept as a study artifact (one
+:func:`~orderopt.training.save_checkpoint` file), so optuna-dashboard offers it for download and
+:func:`~orderopt.training.load_checkpoint` rebuilds it."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import optuna
 
@@ -11,7 +17,7 @@ from orderopt.presets import get_preset
 from orderopt.studies._search import best_orders
 from orderopt.studies._spec import read_spec
 from orderopt.studies._study import task_of
-from orderopt.training import success_rate, train, with_overrides
+from orderopt.training import save_checkpoint, success_rate, train, with_overrides
 
 __all__ = ["VerifyRow", "verify", "read_verification", "format_verification", "VERIFY_ATTR"]
 
@@ -25,6 +31,7 @@ class VerifyRow:
     success: float
     profile_score: float | None
     trial: int | None
+    artifact: str | None = None  # id of the trained model in the study's artifact store
 
 
 def verify(
@@ -35,12 +42,14 @@ def verify(
     n_random: int = 3,
     device: str | None = None,
     progress: bool = True,
+    artifacts: optuna.artifacts.FileSystemArtifactStore | None = None,
 ) -> list[VerifyRow]:
     """Retrain the preset's final model on the ``top`` best orders of ``study``, on the named
     ``baselines`` and on ``n_random`` random orders. The table (label, order, success, profile
     score, trial number) is stored as the study user attr ``verification`` (Optuna does not let
     finished trials change) after every training, so an interrupted verification resumes: orders
-    already verified in this study are not retrained."""
+    already verified in this study are not retrained. With ``artifacts`` (any Optuna artifact
+    store) every trained model is uploaded as a study artifact; its id is the row's ``artifact``."""
     spec = read_spec(study)
     task = task_of(study)
     preset = get_preset(spec.preset)
@@ -53,6 +62,7 @@ def verify(
     plan += [(f"random:{i}", o) for i, o in enumerate(random_orders(task.length, n_random, spec.seed, exclude=[o for _, o in plan]))]
     stored = read_verification(study)
     done = {r.order: r.success for r in stored}
+    saved = {r.order: r.artifact for r in stored}
     splits = None
     rows: list[VerifyRow] = []
     for label, order in plan:
@@ -62,13 +72,23 @@ def verify(
                 splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
             result = train(task, order, preset.final_model, config, splits=splits, progress=progress)
             done[order] = success_rate(result.model, splits.x_test, splits.y_test, order).success_rate
+            if artifacts is not None:
+                saved[order] = _upload_model(study, artifacts, result, task, preset.final_model, config, done[order])
         value, number = scores.get(order, (None, None))
-        rows.append(VerifyRow(label, order, done[order], value, number))
+        rows.append(VerifyRow(label, order, done[order], value, number, saved.get(order)))
         if trained:  # keep earlier rows not yet re-listed, so an interruption loses no training
             listed = {r.order for r in rows}
             _store(study, rows + [r for r in stored if r.order not in listed])
     _store(study, rows)
     return rows
+
+
+def _upload_model(study, store, result, task, shape, config, success: float) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"model-{format_order(result.order).replace(',', '-')}.pt"
+        path = save_checkpoint(result, task, shape, config, Path(tmp) / name, success=success)
+        return optuna.artifacts.upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=study,
+                                                mimetype="application/octet-stream")
 
 
 def _store(study: optuna.Study, rows: list[VerifyRow]) -> None:
@@ -78,8 +98,8 @@ def _store(study: optuna.Study, rows: list[VerifyRow]) -> None:
 def read_verification(study: optuna.Study) -> list[VerifyRow]:
     """The verification table stored in ``study`` (empty before ``verify`` ran)."""
     raw = study.user_attrs.get(VERIFY_ATTR) or []
-    return [VerifyRow(r["label"], tuple(r["order"]), float(r["success"]), r.get("profile_score"), r.get("trial"))
-            for r in raw]
+    return [VerifyRow(r["label"], tuple(r["order"]), float(r["success"]), r.get("profile_score"), r.get("trial"),
+                      r.get("artifact")) for r in raw]
 
 
 def format_verification(rows: list[VerifyRow]) -> str:
