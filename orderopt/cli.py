@@ -482,8 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # orderopt prints its own progress
+    previous = None
     if args.command in ("search", "worker"):  # a polite kill (or a batch system's) ends like Ctrl-C
-        signal.signal(signal.SIGTERM, _interrupt)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not getattr(args, "json", False):
             return COMMANDS[args.command](args)
@@ -497,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("orderopt: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:  # main() called from Python: leave the caller's handler as it was
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
