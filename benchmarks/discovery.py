@@ -146,7 +146,9 @@ def calibrate(c: dict, threads: int, cache: RunCache) -> tuple[float, float]:
         rec = cache.run(fields, lambda T=T: _profile_random(c, T, threads, seed=99))
         points.append((T, rec["seconds"]))
     (t1, s1), (t2, s2) = points
-    per = max((s2 - s1) / (t2 - t1), 1e-4)
+    per = (s2 - s1) / (t2 - t1)
+    if per <= 0:  # the small run was slowed by other load: no usable slope, take the large run's mean
+        return 0.0, s2 / t2
     return max(s1 - per * t1, 0.0), per
 
 
@@ -195,7 +197,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int]) -> None:
     c = parse_cell(cell)
     cache = RunCache("discovery", KEY)
     friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
-    budget = None
+    budget, need_friendly = None, False
     for method in methods:
         if method == "v1" and c["L"] != 8:
             continue
@@ -212,10 +214,12 @@ def run_cell(args: tuple[str, tuple[str, ...], int]) -> None:
             rec = cache.run(fields, lambda: run_random(c, threads, cache, budget))
         else:
             rec = cache.run(fields, lambda: run_v1(c, threads))
-        verified(c, tuple(rec["found"]), threads, cache)
-        print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"])}),
-              flush=True)
-    verified(c, friendly, threads, cache)
+        success = verified(c, tuple(rec["found"]), threads, cache)
+        print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"]),
+                          "success": success}), flush=True)
+        need_friendly = need_friendly or success < 1.0 - TOLERANCE
+    if need_friendly:  # a found order at >= 1 - tolerance is discovered whatever the friendly order scores
+        verified(c, friendly, threads, cache)
 
 
 # --------------------------------------------------------------------------------------- table
@@ -236,16 +240,17 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
             found = tuple(rec["found"])
             fv = cache.get({"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
                             "order": list(found)})
-            if fv is None or fverify is None:
+            if fv is None or (fverify is None and fv["success"] < 1.0 - TOLERANCE):
                 continue
-            found_ok = fv["success"] >= fverify["success"] - TOLERANCE
+            found_ok = fv["success"] >= (1.0 if fverify is None else fverify["success"]) - TOLERANCE
             rates[method][0] += found_ok
             rates[method][1] += 1
             minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
             scramble = "-" if c["scramble"] is None else c["scramble"]
             rows.append([method, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
                          "yes" if found_ok else "no", format_order(found), f"{fv['success']:.3f}",
-                         f"{fverify['success']:.3f}", kendall_tau_distance(found, friendly), rec["orders"],
+                         f"{fverify['success']:.3f}" if fverify else "-", kendall_tau_distance(found, friendly),
+                         rec["orders"],
                          f"{rec['seconds'] / 60:.1f}"])
     summary = []
     for method, (hit, total) in rates.items():
@@ -258,7 +263,8 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
         ["method", "cell", "discovered", "found #1", "its success", "friendly success", "Kendall distance to friendly",
          "orders profiled", "search min"], rows,
         notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset) "
-        f"is at least the friendly order's success minus {TOLERANCE}. Search minutes are wall time without "
+        f"is at least the friendly order's success minus {TOLERANCE} (the friendly order is trained only when some "
+        f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). Search minutes are wall time without "
         "verification; two cells ran at a time, each with one torch thread, on the 2-core machine. `random` "
         "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell.",
     )

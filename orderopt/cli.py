@@ -472,6 +472,11 @@ def _jsonable(value):
 
 
 def _interrupt(signum, frame) -> None:
+    """The first Ctrl-C or SIGTERM interrupts; more of them while the interrupted round is being
+    marked FAILED are ignored, so an impatient user cannot cut the cleanup short (kill -9 still
+    ends the process at once; heartbeats then fail its trials)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -484,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # orderopt prints its own progress
     previous = None
     if args.command in ("search", "worker"):  # a polite kill (or a batch system's) ends like Ctrl-C
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not getattr(args, "json", False):
             return COMMANDS[args.command](args)
@@ -499,8 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("orderopt: interrupted", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:  # main() called from Python: leave the caller's handler as it was
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in (previous or {}).items():  # main() called from Python: leave the handlers as they were
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

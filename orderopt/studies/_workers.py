@@ -59,11 +59,14 @@ def run_workers(study_name: str, storage: str | None, workers: int, *, n_trials:
                 time.sleep(0.2)
             if on_poll and any(p.poll() is None for p in procs):
                 on_poll()
-    except KeyboardInterrupt:  # the workers got the same Ctrl-C: let them fail their rounds and exit
+    except KeyboardInterrupt:  # pass it on (after Ctrl-C they had it already and ignore a second one):
+        for p in procs:        # each fails its round's trials and exits
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
         for p in procs:
             try:
-                p.wait(timeout=60)
+                p.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGTERM)
+                p.kill()  # its trials are failed by heartbeat
         raise
     return sum(1 for p in procs if p.wait() != 0)

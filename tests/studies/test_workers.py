@@ -135,7 +135,7 @@ def test_ctrl_c_on_search_with_workers_leaves_nothing_running(tmp_path):
         except KeyError:
             pass
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group gets it
-    assert proc.wait(timeout=120) == 130
+    assert proc.wait(timeout=300) == 130
     states = Counter(t.state for t in optuna.load_study(study_name=name, storage=url).trials)
     assert states[TrialState.RUNNING] == 0 and states[TrialState.FAIL] > 0
 
