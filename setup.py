@@ -38,5 +38,5 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["orderopt=orderopt.cli:main"]},
+    entry_points={"console_scripts": ["orderopt=orderopt.cli:console"]},
 )

@@ -1,5 +1,3 @@
-import sys
+from orderopt.cli import console
 
-from orderopt.cli import main
-
-sys.exit(main())
+console()

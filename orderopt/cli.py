@@ -10,6 +10,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
 from orderopt import __version__
@@ -289,7 +290,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
-    import time
 
     from orderopt.storage import default_storage_url, redact
     from orderopt.studies import best_orders, read_spec, search
@@ -471,25 +471,47 @@ def _jsonable(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
+_INTERRUPT_QUIET_S = 2.0
+_last_interrupt = [float("-inf")]
+
+
 def _interrupt(signum, frame) -> None:
-    """The first Ctrl-C or SIGTERM interrupts; more of them while the interrupted round is being
-    marked FAILED are ignored, so an impatient user cannot cut the cleanup short (kill -9 still
-    ends the process at once; heartbeats then fail its trials)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """Ctrl-C or SIGTERM interrupts. More of them within the next 2 s (a key held down, Ctrl-C
+    and a batch system's SIGTERM together) are ignored, so they cannot cut short the marking of
+    the interrupted round as FAILED; a later one interrupts again (kill -9 ends the process at
+    once; heartbeats then fail its trials). The handler stays a Python function throughout:
+    switching to SIG_IGN races with signals already pending."""
+    from orderopt.engine import request_stop
+
+    now = time.monotonic()
+    if now - _last_interrupt[0] < _INTERRUPT_QUIET_S:
+        return
+    _last_interrupt[0] = now
+    request_stop()
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _quiet_swallowed_interrupts(unraisable) -> None:
+    """An interrupt raised inside a weakref callback is swallowed by CPython (and re-delivered
+    by :func:`orderopt.engine.request_stop`): do not print it as an error."""
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
+    """Run one command; its exit code. ``exiting=True`` (the console entry point) keeps the
+    interrupt handlers after a search, so a late Ctrl-C cannot break the interpreter's exit."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("search", "worker", "report", "dashboard"):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # orderopt prints its own progress
-    previous = None
+    previous, hook = None, sys.unraisablehook
     if args.command in ("search", "worker"):  # a polite kill (or a batch system's) ends like Ctrl-C
         previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        sys.unraisablehook = _quiet_swallowed_interrupts
     try:
         if not getattr(args, "json", False):
             return COMMANDS[args.command](args)
@@ -504,9 +526,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("orderopt: interrupted", file=sys.stderr)
         return 130
     finally:
-        for sig, handler in (previous or {}).items():  # main() called from Python: leave the handlers as they were
-            signal.signal(sig, handler)
+        if previous is not None and not exiting:  # called from Python: leave everything as it was
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            from orderopt.engine import clear_stop
+
+            clear_stop()
+            sys.unraisablehook = hook
+
+
+def console() -> None:
+    """The ``orderopt`` command."""
+    sys.exit(main(exiting=True))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from orderopt.model import GPT, GPTConfig, ModelShape
 from orderopt.tasks import Splits, Task
 
 __all__ = [
+    "request_stop",
+    "clear_stop",
     "TrainConfig",
     "DeviceSplits",
     "BatchStream",
@@ -237,11 +240,27 @@ def checkpoint_steps(total: int, n: int) -> list[int]:
     return sorted({max(1, round(total * (i + 1) / n)) for i in range(n)})
 
 
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Make the next training step raise ``KeyboardInterrupt``. The CLI's Ctrl-C handler calls
+    it beside raising at once, because CPython swallows an exception raised by a signal handler
+    that happens to run inside a weakref callback: the interrupt then still arrives here."""
+    _STOP.set()
+
+
+def clear_stop() -> None:
+    _STOP.clear()
+
+
 def optimizer_step(
     model: GPT, opt: torch.optim.Optimizer, config: TrainConfig, step: int, total: int,
     batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], device: torch.device,
 ) -> torch.Tensor:
     """One AdamW step at ``step`` of ``total`` (scheduled LR, autocast, gradient clipping)."""
+    if _STOP.is_set():
+        raise KeyboardInterrupt
     set_lr(opt, step, config, total)
     inp, labels, tidx = batch
     with autocast(device):
