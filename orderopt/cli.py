@@ -58,6 +58,7 @@ def _task_from_args(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``orderopt`` argument parser; choices come from the registries (modes, signals, presets, ...)."""
     parser = argparse.ArgumentParser(
         prog="orderopt", description="Find learning-friendly generation orders for sequential computation."
     )
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
+    """``orderopt tasks``: list the built-in tasks with their formulas and named orders."""
     from orderopt.tasks import list_tasks
 
     for task in list_tasks():
@@ -187,6 +189,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``orderopt train``: full training on each ``--order``, exact-match success, optional saved models."""
     from orderopt.presets import get_preset
     from pathlib import Path
 
@@ -247,6 +250,7 @@ def parse_order_list(text: str, task) -> list[tuple[str, tuple[int, ...]]]:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    """``orderopt profile``: rank candidate orders by one short training run."""
     from orderopt.orders import random_orders
     from orderopt.presets import get_preset
     from orderopt.profiling import config_from_preset, profile
@@ -384,6 +388,7 @@ def _check_run_args(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """``orderopt search``: create (or resume) the study, checking every option first, then search."""
     from orderopt.studies import create_study
 
     _check_run_args(args)
@@ -398,6 +403,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """``orderopt worker``: join an existing study with its stored settings."""
     from orderopt.studies import load_study
     from orderopt.tasks import trust_import
 
@@ -408,6 +414,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """``orderopt report``: text or JSON report of a study; optional PNG figures."""
     from orderopt.report import format_report, report_data, save_plot
     from orderopt.storage import artifact_store
     from orderopt.studies import load_study
@@ -433,6 +440,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    """``orderopt dashboard``: refresh every orderopt study's note and serve optuna-dashboard."""
     import optuna
 
     from orderopt._extras import require
@@ -536,8 +544,12 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
 
 
 def console() -> None:
-    """The ``orderopt`` command."""
-    sys.exit(main(exiting=True))
+    """The ``orderopt`` command. Signals that arrive once the command is done (the rest of a burst
+    of Ctrl-C) are blocked: the interpreter resets its handlers while it shuts down, and one of
+    them would otherwise end the process with a traceback instead of the command's exit code."""
+    code = main(exiting=True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -251,6 +251,7 @@ def request_stop() -> None:
 
 
 def clear_stop() -> None:
+    """Forget a stop request (the CLI calls it when a command ends inside a Python process)."""
     _STOP.clear()
 
 

@@ -32,6 +32,7 @@ class ModelShape:
 
 @dataclass
 class GPTConfig:
+    """Everything that fixes a model's parameter shapes (saved with checkpoints)."""
     vocab_size: int  # task tokens; the separator is token ``vocab_size``
     block_size: int  # input_length + 1 + L - 1
     length: int  # L, the size of the target-index table
@@ -45,6 +46,7 @@ class GPTConfig:
 
 
 class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention with the causal mask registered once (as nanoGPT)."""
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         assert config.n_embd % config.n_head == 0, "n_embd must be a multiple of n_head"
@@ -94,6 +96,7 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
+    """The feed-forward half of a block (GELU)."""
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, config.ffn, bias=config.bias)
@@ -105,6 +108,7 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    """Pre-norm transformer block: attention then MLP, each with a residual."""
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
@@ -126,6 +130,7 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    """Decoder-only transformer over input tokens, a separator and the targets in generation order."""
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
@@ -168,6 +173,7 @@ class GPT(nn.Module):
         return self
 
     def num_params(self) -> int:
+        """Number of parameters (what the tables report as model size)."""
         return sum(p.numel() for p in self.parameters())
 
     def forward(

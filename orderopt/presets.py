@@ -57,6 +57,7 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str) -> Preset:
+    """The preset registered under ``name`` (case-insensitive), or a one-line error listing them."""
     try:
         return PRESETS[name.strip().lower()]
     except KeyError:

@@ -63,10 +63,12 @@ class BatchPlan:
 
     @property
     def references(self) -> tuple[Order, ...]:
+        """The orders re-evaluated in this batch to anchor its scores."""
         return tuple(o for o, r in zip(self.orders, self.roles) if r in (REFERENCE, TOURNAMENT))
 
     @property
     def candidates(self) -> tuple[Order, ...]:
+        """The batch's new orders (neither references nor tournament entrants)."""
         return tuple(o for o, r in zip(self.orders, self.roles) if r not in (REFERENCE, TOURNAMENT))
 
 

@@ -43,6 +43,7 @@ class History:
     upto: int = 0  # (cached prefix only) trials 0..upto-1 are finished and included
 
     def copy(self) -> History:
+        """An independent copy (the cache keeps its own)."""
         return History({k: {o: list(v) for o, v in d.items()} for k, d in self.observations.items()},
                        {o: list(v) for o, v in self.scores.items()}, set(self.tried), set(self.assigned), [],
                        list(self.study_orders), {k: list(v) for k, v in self.items.items()}, self.upto)
@@ -52,6 +53,7 @@ class History:
         return {k: {o: sum(v) / len(v) for o, v in d.items()} for k, d in self.observations.items()}
 
     def mean_score(self, order: Order) -> float:
+        """Mean score of ``order`` over its evaluations, or ``None``."""
         values = self.scores[order]
         return sum(values) / len(values)
 
@@ -81,6 +83,7 @@ class HistoryReader:
 
     def read(self, study: optuna.Study, name: str, *, current: int | None,
              planned_here: Callable[[int], bool] = lambda trial_id: False) -> History:
+        """The study's history, reading only the trials that changed since the last call."""
         sign = _sign(study)
         key = (id(storage_of(study)), study_id_of(study), name)
         trials = study.get_trials(deepcopy=False)

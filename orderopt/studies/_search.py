@@ -67,6 +67,7 @@ class RoundInfo:
 
 @dataclass
 class SearchResult:
+    """What one ``search`` call did: trials run, seconds, why it stopped, best orders."""
     study_name: str
     best: list[tuple[Order, float, int]]  # (order, comparable score, trial number), best first
     trials: int

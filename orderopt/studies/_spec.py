@@ -105,6 +105,7 @@ class StudySpec:
         return self
 
     def same_problem(self, other: StudySpec) -> bool:
+        """True when ``other`` searches the same task at the same length (settings may differ)."""
         return self.task == other.task and self.length == other.length
 
     def differences(self, asked: dict[str, Any]) -> list[str]:
@@ -117,6 +118,7 @@ class StudySpec:
 
 
 def is_orderopt_study(study: optuna.Study | optuna.study.StudySummary) -> bool:
+    """True for a study that orderopt created (it carries a spec)."""
     return SPEC_ATTR in study.user_attrs
 
 
@@ -141,6 +143,7 @@ def read_spec(study: optuna.Study) -> StudySpec | None:
 
 
 def write_spec(study: optuna.Study, spec: StudySpec) -> None:
+    """Store ``spec`` (and the task name, for the dashboard's study list) in the study."""
     study.set_user_attr(SPEC_ATTR, asdict(spec))
     study.set_user_attr("task", spec.task.get("name"))
     study.set_user_attr("L", spec.length)

@@ -34,6 +34,7 @@ def _storage(storage, heartbeat_interval: int, grace_period: int, *, create: boo
 
 
 def default_study_name(task: Task, mode: str, seed: int) -> str:
+    """``TASK-L<L>-MODE-seed<S>``: the name a re-run of the same command finds again."""
     return f"{task.name}-L{task.length}-{mode}-seed{seed}"
 
 

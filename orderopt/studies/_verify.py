@@ -26,6 +26,7 @@ VERIFY_ATTR = "verification"
 
 @dataclass
 class VerifyRow:
+    """One verified order: its label, success after full training, profile score and model artifact."""
     label: str  # "found #1", "forward", "random:0", ...
     order: Order
     success: float
@@ -103,6 +104,7 @@ def read_verification(study: optuna.Study) -> list[VerifyRow]:
 
 
 def format_verification(rows: list[VerifyRow]) -> str:
+    """The verification rows as a plain-text table."""
     lines = [f"{'order':<12} {'success':>8} {'profile score':>14}  {'trial':>5}  sequence"]
     for r in rows:
         score = f"{r.profile_score:.4f}" if r.profile_score is not None else "-"

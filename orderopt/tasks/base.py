@@ -162,6 +162,7 @@ class Task(ABC):
         return {}
 
     def describe(self) -> str:
+        """One line naming the task and its options, for logs and tables."""
         return f"{self.name} (L={self.length}, input {self.input_length}, vocab {self.vocab_size})"
 
     def __repr__(self) -> str:

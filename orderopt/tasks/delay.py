@@ -29,6 +29,7 @@ __all__ = ["DelayTask"]
 
 
 class DelayTask(Task):
+    """Coupled variables with a cross-variable delay: a dependency graph, not a chain (ours)."""
     name = "delay"
 
     def __init__(self, length: int = 8, variables: int = 2, delay: int = 2) -> None:
@@ -52,6 +53,7 @@ class DelayTask(Task):
 
     # ------------------------------------------------------------- structure
     def index(self, variable: int, time: int) -> int:
+        """Target index of variable ``v`` at time ``t``."""
         return time * self.variables + variable
 
     def parents(self) -> list[list[int]]:
@@ -117,6 +119,7 @@ class DelayTask(Task):
         yield from walk()
 
     def random_topological_order(self, seed: int) -> Order:
+        """A random order that respects the dependency graph, the same for the same seed."""
         rng = np.random.default_rng(seed)
         return self._sort(lambda ready: ready[int(rng.integers(len(ready)))])
 
@@ -141,6 +144,7 @@ class DelayTask(Task):
 
     # ------------------------------------------------------------------ data
     def targets(self, x_values: np.ndarray) -> np.ndarray:
+        """All targets from the inputs, in canonical order."""
         x = np.atleast_2d(np.asarray(x_values, dtype=np.int64))
         n, V, D = x.shape[0], self.variables, self.delay
         s = np.zeros((n, self.steps, V), dtype=np.int64)

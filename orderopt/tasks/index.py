@@ -30,6 +30,7 @@ class IndexTask(Task):
         )
 
     def targets(self, x: np.ndarray) -> np.ndarray:
+        """All targets from the inputs, in canonical order."""
         x = np.atleast_2d(np.asarray(x, dtype=np.int64))
         n, L = x.shape
         y = np.empty_like(x)

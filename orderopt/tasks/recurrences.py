@@ -56,9 +56,11 @@ class RecurrenceTask(Task):
         self.formula = f"x_i in {{-9..9}}; y_0 = x_0, {self.formula_step}"
 
     def max_value(self) -> int:
+        """Largest absolute state value (sets the vocabulary)."""
         return X_MAX
 
     def step(self, x: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        """The next state from the input and the previous state (vectorised over samples)."""
         raise NotImplementedError
 
     def targets(self, x_values: np.ndarray) -> np.ndarray:
@@ -76,6 +78,7 @@ class RecurrenceTask(Task):
 
 
 class ReluTask(RecurrenceTask):
+    """The paper's RELU recurrence: running sums clipped at zero."""
     name = "relu"
     formula_step = "y_i = max(x_i + y_{i-1}, 0)"
 
@@ -87,6 +90,7 @@ class ReluTask(RecurrenceTask):
 
 
 class SquareTask(RecurrenceTask):
+    """The paper's SQUARE-19 recurrence."""
     name = "square"
     formula_step = "y_i = x_i^2 + y_{i-1}^2 mod 19 (balanced residues -9..9)"
 
@@ -95,6 +99,7 @@ class SquareTask(RecurrenceTask):
 
 
 class CubicTask(RecurrenceTask):
+    """As ``square`` with cubes (ours)."""
     name = "cubic"
     formula_step = "y_i = x_i^3 + y_{i-1}^3 mod 19 (balanced residues -9..9)"
 
@@ -103,6 +108,7 @@ class CubicTask(RecurrenceTask):
 
 
 class TriangleTask(RecurrenceTask):
+    """A triangle-wave recurrence (ours)."""
     name = "triangle"
     formula_step = "y_i = tri(x_i + y_{i-1}), tri(z) = |(z mod 18) - 9| in {0..9}"
 
@@ -111,6 +117,7 @@ class TriangleTask(RecurrenceTask):
 
 
 class SineTask(RecurrenceTask):
+    """A rounded-sine recurrence (ours)."""
     name = "sine"
     formula_step = "y_i = round(9 sin(x_i + y_{i-1})) (radians, half to even)"
 
