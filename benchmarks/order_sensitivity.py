@@ -7,9 +7,8 @@ Writes benchmarks/results/order_sensitivity.md.
 from __future__ import annotations
 
 import argparse
-import json
 
-from _common import RESULTS, write_table
+from _common import RunCache, write_table
 
 from orderopt.presets import get_preset
 from orderopt.tasks import TASKS, make_task
@@ -28,30 +27,25 @@ def main() -> None:
     preset = get_preset(args.preset)
     config = with_overrides(preset.final_train, steps=args.steps, seed=args.seed)
     # Rows are cached one JSON line each, so an interrupted run resumes where it stopped.
-    cache = RESULTS / "order_sensitivity.jsonl"
-    done = {}
-    if cache.exists():
-        for line in cache.read_text().splitlines():
-            rec = json.loads(line)
-            done[(rec["task"], rec["L"], rec["order"], rec["steps"], rec["seed"])] = rec
+    cache = RunCache("order_sensitivity", ("task", "L", "order", "steps", "seed"))
     rows = []
     for name in args.tasks.split(","):
         task = make_task(name, args.length)
         splits = None
         for order_name in args.orders.split(","):
-            key = (name, task.length, order_name, config.total_steps(), config.seed)
-            if key not in done:
+            fields = {"task": name, "L": task.length, "order": order_name, "steps": config.total_steps(),
+                      "seed": config.seed}
+
+            def train_it(task=task, order_name=order_name) -> dict:
+                nonlocal splits
                 splits = splits or task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
                 order = task.parse_order(order_name)
                 result = train(task, order, preset.final_model, config, splits=splits, progress=False)
                 rep = success_rate(result.model, splits.x_test, splits.y_test, order)
-                done[key] = {"task": name, "L": task.length, "order": order_name, "steps": config.total_steps(),
-                             "seed": config.seed, "success": rep.success_rate,
-                             "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
-                             "val_loss": result.curve[-1][1], "seconds": result.seconds}
-                with cache.open("a") as fh:
-                    fh.write(json.dumps(done[key]) + "\n")
-            rec = done[key]
+                return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
+                        "val_loss": result.curve[-1][1], "seconds": result.seconds}
+
+            rec = cache.run(fields, train_it)
             row = [name, rec["L"], order_name, f"{rec['success']:.3f}", f"{rec['mean_acc']:.3f}",
                    f"{rec['val_loss']:.3f}", f"{rec['seconds']:.0f}"]
             print(" | ".join(str(c) for c in row), flush=True)

@@ -14,7 +14,6 @@ GA (order crossover + swap/inversion, `ga_sampler.py`), and orderopt's Hierarchi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from _common import RESULTS, write_table
+from _common import RunCache, write_table
 from ga_sampler import PermutationGASampler
 from joblib import Parallel, delayed
 from permutation_problems import QAP_NAMES, HiddenOrder, load_qap
@@ -151,26 +150,22 @@ def main() -> None:
     if not args.overhead_only:
         # Each run's best-so-far values at the budgets are cached one JSON line each, so an
         # interrupted benchmark resumes where it stopped (delete the file to recompute).
-        cache = RESULTS / "permutation_samplers.jsonl"
-        results: dict[tuple[str, str, int], dict[int, float]] = {}
-        if cache.exists():
-            for line in cache.read_text().splitlines():
-                rec = json.loads(line)
-                if rec["max_budget"] == max(budgets):
-                    results[(rec["problem"], rec["sampler"], rec["seed"])] = {int(b): v for b, v in rec["best"].items()}
-        jobs = [(p, k, s) for p in problems for k in kinds for s in range(args.seeds) if (p, k, s) not in results]
+        cache = RunCache("permutation_samplers", ("problem", "sampler", "seed", "max_budget"))
+        top = max(budgets)
+        jobs = [(p, k, s) for p in problems for k in kinds for s in range(args.seeds)
+                if cache.get({"problem": p, "sampler": k, "seed": s, "max_budget": top}) is None]
 
-        def run_and_cache(p: str, k: str, s: int) -> tuple[tuple[str, str, int], dict[int, float]]:
-            curve = run_one(p, k, s, max(budgets))
-            return (p, k, s), {b: curve[b - 1] for b in budgets}
+        def run_and_cache(p: str, k: str, s: int) -> tuple[tuple[str, str, int], dict[str, float]]:
+            curve = run_one(p, k, s, top)
+            return (p, k, s), {str(b): curve[b - 1] for b in budgets}
 
-        for key, best in Parallel(n_jobs=args.jobs, verbose=5, return_as="generator")(
+        for (p, k, s), best in Parallel(n_jobs=args.jobs, verbose=5, return_as="generator")(
             delayed(run_and_cache)(p, k, s) for p, k, s in jobs
         ):
-            results[key] = best
-            with cache.open("a") as fh:
-                fh.write(json.dumps({"problem": key[0], "sampler": key[1], "seed": key[2],
-                                     "max_budget": max(budgets), "best": best}) + "\n")
+            cache.run({"problem": p, "sampler": k, "seed": s, "max_budget": top}, lambda best=best: {"best": best})
+        results = {(p, k, s): {int(b): v for b, v in cache.get({"problem": p, "sampler": k, "seed": s,
+                                                                   "max_budget": top})["best"].items()}
+                   for p in problems for k in kinds for s in range(args.seeds)}
         summary = {(k, b): [] for k in kinds for b in budgets}
         for p in problems:
             for b in budgets:

@@ -9,11 +9,10 @@ Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearma
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
-from _common import RESULTS, write_table
+from _common import RunCache, write_table
 from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
@@ -72,19 +71,16 @@ def spearman(args: argparse.Namespace) -> None:
     train_cfg = preset.final_train
     splits = task.splits(train_cfg.n_train, train_cfg.n_val, train_cfg.n_test, seed=train_cfg.seed)
     # Each full training is cached (one JSON line per order) so that an interrupted run resumes.
-    cache = RESULTS / f"profiling_spearman-{name}-L{task.length}-seed{seed}.jsonl"
+    cache = RunCache(f"profiling_spearman-{name}-L{task.length}-seed{seed}", ("order",))
     done = {}
-    if cache.exists():
-        for line in cache.read_text().splitlines():
-            rec = json.loads(line)
-            done[tuple(rec["order"])] = rec["success"]
     rows, scores, successes = [], [], []
     for rank, order, score in picked:
-        if order not in done:
+        def train_it(order=order, rank=rank, score=score) -> dict:
             result = train(task, order, preset.final_model, train_cfg, splits=splits, progress=False)
-            done[order] = success_rate(result.model, splits.x_test, splits.y_test, order).success_rate
-            with cache.open("a") as fh:
-                fh.write(json.dumps({"order": list(order), "rank": rank, "score": score, "success": done[order]}) + "\n")
+            return {"rank": rank, "score": score,
+                    "success": success_rate(result.model, splits.x_test, splits.y_test, order).success_rate}
+
+        done[order] = cache.run({"order": list(order)}, train_it)["success"]
         rows.append([rank, format_order(order), f"{score:.4f}", f"{done[order]:.3f}"])
         scores.append(score)
         successes.append(done[order])
