@@ -315,7 +315,9 @@ def write(cache: RunCache, cases: list[str]) -> None:
                 ["case", "runs", "exit codes", "RUNNING left", "duplicates", "lost trials", "notes"], rows,
                 notes="Studies use the tiny preset, square L = 6 (L = 30 for planning), 12-order rounds; the "
                       "Python-API workers use a 1 s heartbeat and a 3 s grace period, CLI commands the defaults "
-                      "(20 s, 90 s). Exit 130 = interrupted, 2 = refused input. " + __doc__.split("Columns: ")[1])
+                      "(20 s, 90 s). Exit 130 = interrupted, 2 = refused input. Every run is cached in faults.jsonl and the table "
+                      "is rebuilt from the cache, so the command above names only the cases its invocation ran; "
+                      "`python benchmarks/faults.py` runs every case not yet cached. " + __doc__.split("Columns: ")[1])
 
 
 def main() -> None:

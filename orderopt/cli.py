@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -544,11 +545,14 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
 
 
 def console() -> None:
-    """The ``orderopt`` command. Signals that arrive once the command is done (the rest of a burst
-    of Ctrl-C) are blocked: the interpreter resets its handlers while it shuts down, and one of
-    them would otherwise end the process with a traceback instead of the command's exit code."""
+    """The ``orderopt`` command. After an interrupt the process ends at once with code 130: the
+    interpreter's shutdown resets the signal handlers, and the rest of a burst of Ctrl-C would
+    then kill it with a traceback (everything is stored and committed by then)."""
     code = main(exiting=True)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 
