@@ -140,6 +140,12 @@ def test_password_is_never_printed(postgres_url, study_name, capsys):
         (["profile", "--task", "square", "--top", "-1"], "--top must be >= 1"),
         (["report", "--study", "x", "--top", "0"], "--top must be >= 1"),
         (["search", "--task", "square", "--n-trials", "-3"], "--n-trials must be >= 0"),
+        (["train", "--task", "square", "--lr", "nan"], "lr must be a finite number > 0"),
+        (["train", "--task", "square", "--lr", "inf"], "lr must be a finite number > 0"),
+        (["profile", "--task", "square", "--length", "10000"], "above orderopt's limit of 256"),
+        (["search", "--task", "square", "--budget-minutes", "nan"], "--budget-minutes must be a positive number"),
+        (["dashboard", "--port", "70000"], "--port must be in 1..65535"),
+        (["train", "--task", "os:no_such_function"], "cannot import 'os:no_such_function'"),
     ],
 )
 def test_negative_counts_are_refused(tmp_path, monkeypatch, capsys, argv, message):

@@ -7,9 +7,9 @@ may be any integers; they are shifted so that the smallest becomes token 0.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
+import pkgutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,10 +57,8 @@ def load_callable(import_path: str) -> Generate:
     if not module_name or not attr:
         raise TaskConfigError(f"bad import path {import_path!r}; write package.module:function")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+        obj: Any = pkgutil.resolve_name(import_path)
+    except (ImportError, AttributeError, ValueError) as exc:
         raise TaskConfigError(f"cannot import {import_path!r} ({exc}); check the module is on PYTHONPATH") from None
     if not callable(obj):
         raise TaskConfigError(f"{import_path!r} is not callable; it must be generate(n, rng) -> (x, y)")
