@@ -17,7 +17,7 @@ import argparse
 from _common import write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
-from orderopt.studies import create_study, read_verification, search, verify
+from orderopt.studies import best_orders, create_study, read_verification, search, verify
 from orderopt.tasks import make_task
 
 
@@ -40,11 +40,10 @@ def main() -> None:
         search(study, progress=False)
         if not args.no_verify:
             verify(study, top=args.verify_top, n_random=args.verify_random, progress=False)
-        trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]
+        trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]  # (a round is one span)
         span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
         ver = {r.label: r for r in read_verification(study)}
-        best = study.best_trial
-        order = tuple(best.user_attrs["order"])
+        order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
 
         def success(label: str) -> str:
             return f"{ver[label].success:.3f}" if label in ver else "-"
