@@ -40,7 +40,7 @@ def main() -> None:
         search(study, progress=False)
         if not args.no_verify:
             verify(study, top=args.verify_top, n_random=args.verify_random, progress=False)
-        trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]  # (a round is one span)
+        trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]
         span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
         ver = {r.label: r for r in read_verification(study)}
         order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
