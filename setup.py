@@ -10,6 +10,7 @@ EXTRAS = {
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 EXTRAS["dev"] = EXTRAS["all"] + ["pytest>=7", "hypothesis>=6", "scipy>=1.10", "cmaes>=0.10"]
+EXTRAS["bench"] = EXTRAS["dev"] + ["joblib>=1.3", "pymoo>=0.6.1"]  # benchmarks/ (peers and parallel runs)
 
 setup(
     name="orderopt",

@@ -1,8 +1,10 @@
 """A steady-state permutation GA as an Optuna sampler (a benchmark peer, not part of orderopt).
 
-Order crossover (OX1) of two tournament-selected parents from the best ``population`` orders,
-then a swap or an inversion mutation with probability ``mutation``; duplicates of evaluated
-orders are redrawn a few times.
+The variation operators are pymoo's (``pip install 'orderopt[bench]'``): order crossover (OX)
+of two tournament-selected parents from the best ``population`` orders, then pymoo's
+inversion mutation with probability ``mutation``; duplicates of evaluated orders are redrawn
+a few times. Only the steady-state loop around them is written here, because pymoo's own
+algorithms run their own loop and cannot serve Optuna's ask/tell.
 """
 
 from __future__ import annotations
@@ -12,31 +14,22 @@ from optuna.distributions import IntDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
+from pymoo.operators.crossover.ox import ox, random_sequence
+from pymoo.operators.mutation.inversion import inversion_mutation
 
 from orderopt.samplers import encode_params, order_param_names
 
 
 def order_crossover(p1, p2, rng):
-    n = len(p1)
-    i, j = sorted(rng.choice(n + 1, size=2, replace=False))
-    child = [None] * n
-    child[i:j] = p1[i:j]
-    fill = [v for v in p2 if v not in set(p1[i:j])]
-    k = 0
-    for pos in list(range(j, n)) + list(range(0, i)):
-        child[pos] = fill[k]
-        k += 1
+    """pymoo's OX: ``p1`` receives a random segment of ``p2``, its other items keep their order."""
+    child = ox(np.asarray(p1), np.asarray(p2), seq=random_sequence(len(p1), random_state=rng), random_state=rng)
     return tuple(int(v) for v in child)
 
 
-def swap_or_invert(p, rng):
-    p = list(p)
-    i, j = sorted(rng.choice(len(p), size=2, replace=False))
-    if rng.random() < 0.5:
-        p[i], p[j] = p[j], p[i]
-    else:
-        p[i:j + 1] = p[i:j + 1][::-1]
-    return tuple(p)
+def invert(p, rng):
+    """pymoo's inversion mutation: a random segment reversed."""
+    child = inversion_mutation(np.asarray(p), random_sequence(len(p), random_state=rng), inplace=False)
+    return tuple(int(v) for v in child)
 
 
 class PermutationGASampler(BaseSampler):
@@ -64,7 +57,7 @@ class PermutationGASampler(BaseSampler):
         for _ in range(10):
             child = order_crossover(pick(), pick(), self._rng)
             if self._rng.random() < self.mutation:
-                child = swap_or_invert(child, self._rng)
+                child = invert(child, self._rng)
             if child not in seen:
                 break
         return encode_params(child, self.name, (self.n,))

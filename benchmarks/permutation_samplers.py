@@ -8,7 +8,7 @@ Writes benchmarks/results/permutation_samplers.md.
 Every run is one study of max(budgets) trials; the value at budget B is the best found in its
 first B trials. Peers: RandomSampler and TPESampler(multivariate) on the Lehmer encoding
 (`suggest_order`), CmaEsSampler on random keys (argsort of n floats), a steady-state permutation
-GA (order crossover + swap/inversion, `ga_sampler.py`), and orderopt's HierarchicalOrderSampler.
+GA (pymoo's order crossover and inversion mutation in a steady-state loop, `ga_sampler.py`), and orderopt's HierarchicalOrderSampler.
 """
 
 from __future__ import annotations
