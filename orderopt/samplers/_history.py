@@ -113,12 +113,18 @@ class HistoryReader:
                     if t.number != current and not planned_here(trial_id_of(t)):
                         hist.pending.append(t.number)
                     continue
-                order = tuple(int(v) for v in raw)
-                hist.tried.add(order)
-                index, _ = stage_of(t, name)
-                if index is not None:
-                    hist.assigned.add((index, order))
+                HistoryReader._claim(hist, t, name, raw)
         return hist
+
+    @staticmethod
+    def _claim(hist: History, t: FrozenTrial, name: str, raw) -> tuple[Order, int | None, str | None]:
+        """Mark ``t``'s order as tried (and as its stage's, if it has one): never proposed again."""
+        order = tuple(int(v) for v in raw)
+        hist.tried.add(order)
+        index, role = stage_of(t, name)
+        if index is not None:
+            hist.assigned.add((index, order))
+        return order, index, role
 
     @staticmethod
     def _add(hist: History, t: FrozenTrial, name: str, sign: float) -> None:
@@ -127,11 +133,7 @@ class HistoryReader:
         raw = t.user_attrs.get(name)
         if raw is None:
             return
-        order = tuple(int(v) for v in raw)
-        hist.tried.add(order)
-        index, role = stage_of(t, name)
-        if index is not None:
-            hist.assigned.add((index, order))
+        order, index, role = HistoryReader._claim(hist, t, name, raw)
         score = trial_score(t)
         if score is None:  # pruned before it reported anything: the worst score
             loss = math.inf
