@@ -103,8 +103,9 @@ class HierarchicalOrderSampler(BaseSampler):
         population: size ``T`` of ``global-1`` (default ``(K + 1)!``).
         local: ``"sequential"`` (the paper's local stages, one block length at a time around
             the best order) or ``"rounds"`` (the neighbourhoods of the best ``incumbents``
-            orders together, ``round_size`` at most, until the best order has not changed for
-            ``patience`` stages).
+            orders together, ``round_size`` at most, until ``patience`` stages in a row improve
+            the best score by no more than ``min_gain``, relative).
+        min_gain: in ``"rounds"`` style, the relative gain that counts as a new best (2%).
         references: orders re-evaluated in every stage (and batch) beside its candidates.
         tournament_size: re-evaluate the best this-many orders together at the end, in
             ``tournament_runs`` stages (0 = no tournament).
@@ -142,6 +143,7 @@ class HierarchicalOrderSampler(BaseSampler):
         incumbents: int = 4,
         round_size: int = 1024,
         patience: int = 2,
+        min_gain: float = 0.02,
         references: int = 0,
         tournament_size: int = 0,
         tournament_runs: int = 2,
@@ -151,7 +153,8 @@ class HierarchicalOrderSampler(BaseSampler):
             raise ConfigError(f"init must be one of {', '.join(INIT_MODES)}, got {init!r}")
         self.config = ScheduleConfig(
             levels=levels, population=population, local=local, local_cap=local_cap, incumbents=incumbents,
-            round_size=round_size, patience=patience, references=references, tournament_size=tournament_size,
+            round_size=round_size, patience=patience, min_gain=min_gain, references=references,
+            tournament_size=tournament_size,
             tournament_runs=tournament_runs, model_proposals=model_proposals, init=init,
             structured_block=structured_block,
         ).check()

@@ -218,3 +218,23 @@ def test_trials_finishing_out_of_order_are_all_counted():
         suggest_order(t, 6)
         study.tell(t, 20.0)
     assert len(set(orders_of(study))) == 16
+
+
+def test_rounds_stop_when_gains_are_within_noise():
+    """A nearly flat objective: every local round finds a 'better' order by a hair. Without a
+    minimum gain the local rounds never stop; with it they stop after ``patience`` rounds."""
+    secret = (3, 1, 4, 0, 5, 2, 7, 6)
+
+    def flat(trial):
+        return 1.0 + 1e-4 * kendall_tau_distance(suggest_order(trial, 8), secret)
+
+    def local_rounds(min_gain):
+        sampler = HierarchicalOrderSampler(seed=0, local="rounds", population=24, round_size=24, patience=2,
+                                           min_gain=min_gain)
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(flat, n_trials=400)
+        return {t.system_attrs.get("orderopt:stage") for t in study.trials
+                if str(t.system_attrs.get("orderopt:stage", "")).startswith("local-")}
+
+    assert local_rounds(0.02) == {"local-1", "local-2"}
+    assert len(local_rounds(0.0)) > 2
