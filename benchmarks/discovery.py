@@ -104,7 +104,16 @@ def run_v2(c: dict, threads: int) -> dict:
     study = load_study(study_name("v2", c), storage=storage_url(study_name("v2", c)))
     found = best_orders(study, 1)[0][0]
     orders = {tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}
-    return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials)}
+    return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials),
+            "commit": _commit()}
+
+
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
+FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
 
 def v1_worktree() -> Path:
@@ -247,7 +256,8 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
             rates[method][1] += 1
             minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
             scramble = "-" if c["scramble"] is None else c["scramble"]
-            rows.append([method, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
+            label = f"{method} ({rec.get('commit', FIRST_COMMIT)})" if method == "v2" else method
+            rows.append([label, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
                          "yes" if found_ok else "no", format_order(found), f"{fv['success']:.3f}",
                          f"{fverify['success']:.3f}" if fverify else "-", kendall_tau_distance(found, friendly),
                          rec["orders"],
@@ -266,7 +276,10 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
         f"is at least the friendly order's success minus {TOLERANCE} (the friendly order is trained only when some "
         f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). Search minutes are wall time without "
         "verification; two cells ran at a time, each with one torch thread, on the 2-core machine. `random` "
-        "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell.",
+        "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell. "
+        f"The v2 label names the commit that searched: {FIRST_COMMIT} ran search schedule version 2, whose local "
+        "rounds stopped only when the best order stopped changing (on a flat profile, e.g. scrambled delay, they "
+        "never did); later commits run version 3 (a new best must gain 2%).",
     )
 
 
