@@ -40,6 +40,7 @@ ROOT = HERE.parent
 CACHE_DIR = HERE / ".cache"
 V1_COMMIT = "eb232fc"
 TOLERANCE = 0.05
+LEARNABLE = 0.5  # a cell counts only if its friendly order trains to at least this success
 KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T")
 
 
@@ -252,13 +253,16 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
             if fv is None or (fverify is None and fv["success"] < 1.0 - TOLERANCE):
                 continue
             found_ok = fv["success"] >= (1.0 if fverify is None else fverify["success"]) - TOLERANCE
-            rates[method][0] += found_ok
-            rates[method][1] += 1
+            learnable = fverify is None or fverify["success"] >= LEARNABLE
+            if learnable:  # a cell whose friendly order the final model cannot learn decides nothing
+                rates[method][0] += found_ok
+                rates[method][1] += 1
             minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
             scramble = "-" if c["scramble"] is None else c["scramble"]
             label = f"{method} ({rec.get('commit', FIRST_COMMIT)})" if method == "v2" else method
             rows.append([label, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
-                         "yes" if found_ok else "no", format_order(found), f"{fv['success']:.3f}",
+                         ("yes" if found_ok else "no") if learnable else "n/a (friendly not learned)",
+                         format_order(found), f"{fv['success']:.3f}",
                          f"{fverify['success']:.3f}" if fverify else "-", kendall_tau_distance(found, friendly),
                          rec["orders"],
                          f"{rec['seconds'] / 60:.1f}"])
@@ -274,7 +278,9 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
          "orders profiled", "search min"], rows,
         notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset) "
         f"is at least the friendly order's success minus {TOLERANCE} (the friendly order is trained only when some "
-        f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). Search minutes are wall time without "
+        f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). A cell whose friendly order trains "
+        f"to less than {LEARNABLE} is `n/a` and left out of the rates: the final model cannot learn the task at "
+        "all, so no order can be told from another. Search minutes are wall time without "
         "verification; two cells ran at a time, each with one torch thread, on the 2-core machine. `random` "
         "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell. "
         f"The v2 label names the commit that searched: {FIRST_COMMIT} ran search schedule version 2, whose local "
