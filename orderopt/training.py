@@ -176,11 +176,13 @@ def save_checkpoint(result: TrainResult, task: Task, shape: ModelShape, config: 
     """Save a trained model as one ``torch.save`` file: weights, model config, the task spec, the
     order, the training config and curve (and the exact-match success when known), so that
     :func:`load_checkpoint` rebuilds the model without anything else."""
-    path = Path(path)
+    return _write_checkpoint(result.model, checkpoint_meta(result, task, shape, config, success), Path(path))
+
+
+def _write_checkpoint(model: GPT, meta: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-                "model_config": asdict(result.model.config), "meta": checkpoint_meta(result, task, shape, config,
-                                                                                       success)}, path)
+    torch.save({"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "model_config": asdict(model.config), "meta": meta}, path)
     return path
 
 
@@ -208,6 +210,7 @@ def write_output_dir(result: TrainResult, task: Task, shape: ModelShape, config:
                      success: float | None = None) -> Path:
     """``directory/model.pt`` (see :func:`save_checkpoint`) plus its metadata as readable JSON."""
     directory = Path(directory)
-    save_checkpoint(result, task, shape, config, directory / "model.pt", success=success)
-    (directory / "config.json").write_text(json.dumps(checkpoint_meta(result, task, shape, config, success), indent=2))
+    meta = checkpoint_meta(result, task, shape, config, success)
+    _write_checkpoint(result.model, meta, directory / "model.pt")
+    (directory / "config.json").write_text(json.dumps(meta, indent=2))
     return directory
