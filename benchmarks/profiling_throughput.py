@@ -5,6 +5,7 @@ Run:  python benchmarks/profiling_throughput.py                 # all parts (eac
       python benchmarks/profiling_throughput.py --part rounds    # T = 1, 128, 1024, 5040 at L = 8 and 10
       python benchmarks/profiling_throughput.py --part agreement # schemes vs full validation at T = 1024
       python benchmarks/profiling_throughput.py --part hardware  # GFLOP/s, threads, torch.compile
+      python benchmarks/profiling_throughput.py --part verify    # verification: parallel trainings vs sequential
       python benchmarks/profiling_throughput.py --part modes     # mixture vs separate vs batched
 Writes benchmarks/results/profiling_throughput.md (modes: profiling_modes.md). Every measurement
 runs in a fresh process (its own peak memory, no warm caches from another run) and is cached in
@@ -26,7 +27,8 @@ import numpy as np
 from _common import RunCache, write_table
 from scipy.stats import spearmanr
 
-PARTS = ("rounds", "agreement", "hardware", "modes")
+PARTS = ("rounds", "agreement", "hardware", "verify", "modes")
+VERIFY_ORDERS = ("forward", "reverse", "random:0", "random:1")
 ROUND_TS = (1, 128, 1024, 5040)
 SCHEMES = {"full": {"validation": "full"}, "halving": {}, "halving-screen32": {"screen_samples": 32}}
 
@@ -115,6 +117,26 @@ def measure_hardware(which: str, threads: int, compiled: bool) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def measure_verify(jobs: int) -> dict:
+    """Wall time of training the cpu preset's final model on VERIFY_ORDERS of square L=8 (what
+    ``verify`` does), ``jobs`` trainings at a time (jobs=1: one after another at 2 threads)."""
+    import time
+
+    from orderopt.presets import get_preset
+    from orderopt.tasks import make_task
+    from orderopt.training_pool import plan_jobs, train_each
+
+    task = make_task("square", 8)
+    preset = get_preset("cpu")
+    orders = [task.parse_order(name) for name in VERIFY_ORDERS]
+    splits = task.splits(preset.final_train.n_train, preset.final_train.n_val, preset.final_train.n_test, seed=0)
+    t0 = time.perf_counter()
+    success = {t.index: t.report.success_rate for t in train_each(task, orders, preset.final_model, preset.final_train,
+                                                                  splits=splits, jobs=jobs, progress=False)}
+    return {"seconds": time.perf_counter() - t0, "success": [success[i] for i in range(len(orders))],
+            "threads_per_training": plan_jobs("cpu", len(orders), jobs)[1]}
+
+
 # ------------------------------------------------------------------------- driver (parent process)
 def child(args: argparse.Namespace, cache: RunCache, fields: dict) -> dict:
     def compute() -> dict:
@@ -177,6 +199,17 @@ def hardware_table(args, cache) -> list:
     return rows
 
 
+def verify_table(args, cache) -> list:
+    rows, base = [], None
+    for jobs in (1, 2):
+        rec = child(args, cache, {"part": "verify", "jobs": jobs})
+        base = base or rec["seconds"]
+        rows.append([jobs, rec["threads_per_training"], len(VERIFY_ORDERS), f"{rec['seconds']:.0f}",
+                     f"{rec['seconds'] / len(VERIFY_ORDERS):.0f}", f"{base / rec['seconds']:.2f}x",
+                     " / ".join(f"{v:.3f}" for v in rec["success"])])
+    return rows
+
+
 def modes_table(args, cache) -> None:
     rows = []
     results = [child(args, cache, round_fields(args, 10, count, "halving", mode))
@@ -209,16 +242,18 @@ def main() -> None:
         f = json.loads(args.child)
         if f["part"] == "hardware":
             out = measure_hardware(f["model"], f["threads"], f["compile"])
+        elif f["part"] == "verify":
+            out = measure_verify(f["jobs"])
         else:
             out = measure_round(f["task"], f["L"], f["T"], f["scheme"], f["mode"], f["threads"], f["seed"])
         print(json.dumps(out))
         return
     cache = RunCache("profiling_throughput", ("part", "task", "L", "T", "scheme", "mode", "threads", "seed",
-                                              "model", "compile"))
+                                              "model", "compile", "jobs"))
     parts = args.part.split(",")
     if "modes" in parts:
         modes_table(args, cache)
-    if not {"rounds", "agreement", "hardware"} & set(parts):
+    if not {"rounds", "agreement", "hardware", "verify"} & set(parts):
         return
     sections = []
     if "rounds" in parts:
@@ -234,6 +269,10 @@ def main() -> None:
         sections.append(("Training step of the cpu preset's models (square L=8, batch 256)", [
             "model", "threads", "torch.compile", "step ms", "first step s", "GFLOP per step",
             "achieved GFLOP/s", "fp32 matmul GFLOP/s (qkv / ffn-in / ffn-out shapes)"], hardware_table(args, cache)))
+    if "verify" in parts:
+        sections.append((f"Verification: {len(VERIFY_ORDERS)} full trainings of the cpu final model (square L=8)", [
+            "trainings at once", "threads each", "orders", "wall s", "s per order", "speed-up",
+            "success (" + " / ".join(VERIFY_ORDERS) + ")"], verify_table(args, cache)))
     first_title, first_head, first_rows = sections[0]
     notes = []
     for title, head, rows in sections[1:]:

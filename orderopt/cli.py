@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and batches")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="trainings at once (default: one per CPU core, 1 on CUDA; scores do not depend on it)")
     p.add_argument("--output", default=None, metavar="DIR",
                    help="save each trained model to DIR/<order>/ (model.pt: weights and config, loadable with "
                         "orderopt.training.load_checkpoint; config.json: task, order, settings, curve, success)")
@@ -147,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="then fully train the best orders and baselines (forward, reverse, random orders)")
     p.add_argument("--verify-top", type=int, default=3, help="best orders to verify")
     p.add_argument("--verify-random", type=int, default=3, help="random baseline orders to verify")
+    p.add_argument("--verify-jobs", type=int, default=None,
+                   help="verification trainings at once (default: one per CPU core, 1 on CUDA)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _json_arg(p)
 
@@ -194,8 +198,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from orderopt.presets import get_preset
     from pathlib import Path
 
-    from orderopt.training import success_rate, train, with_overrides, write_output_dir
+    from orderopt.training import with_overrides, write_output_dir
+    from orderopt.training_pool import plan_jobs, train_each
 
+    _check_jobs(args.jobs, "--jobs")
     task = _task_from_args(args)
     orders = [(name, task.parse_order(name)) for name in (args.order or ["forward"])]
     preset = get_preset(args.preset)
@@ -204,27 +210,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     ).check()
     splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
     print(f"task {task.describe()}: {task.formula}")
-    summary, runs = [], []
+    processes, _ = plan_jobs(config.device, len(orders), args.jobs)
+    at_once = f", {processes} at a time" if processes > 1 else ""
+    print(f"training {len(orders)} order(s) (preset {preset.name}, {config.total_steps()} steps{at_once})")
+    summary, runs = {}, {}
     args.payload = {"task": task.spec(), "preset": preset.name, "steps": config.total_steps(), "seed": config.seed,
-                    "runs": runs}
-    for name, order in orders:
-        print(f"\norder {name} = {format_order(order)}  (preset {preset.name}, {config.total_steps()} steps)")
-        result = train(task, order, preset.final_model, config, splits=splits, progress=not args.quiet)
+                    "runs": []}
+    for trained in train_each(task, [o for _, o in orders], preset.final_model, config, splits=splits, jobs=args.jobs,
+                              progress=not args.quiet):
+        (name, order), result, rep = orders[trained.index], trained.result, trained.report
+        print(f"\norder {name} = {format_order(order)}")
         print(f"  model {result.model.num_params():,} parameters on {result.device}, {result.seconds:.1f} s")
         print("  validation loss: " + "  ".join(f"{s}:{v:.3f}" for s, v in result.curve))
-        rep = success_rate(result.model, splits.x_test, splits.y_test, order)
         print(f"  success rate (exact match, {rep.n} test samples): {rep.success_rate:.3f}")
-        print("  accuracy by position y_i: " + " ".join(f"{a:.2f}" for a in rep.position_accuracy))
-        summary.append((name, rep.success_rate, result.curve[-1][1]))
+        print("  accuracy by position y_i: " + " ".join(f"{a:.2f}" for a in rep.position_accuracy), flush=True)
+        summary[trained.index] = (name, rep.success_rate, result.curve[-1][1])
         saved = None
         if args.output:
             saved = write_output_dir(result, task, preset.final_model, config,
                                      Path(args.output) / name.replace(",", "-").replace(":", "-"), rep.success_rate)
             print(f"  saved to {saved}")
-        runs.append({"name": name, "order": list(order), "success": rep.success_rate,
-                     "position_accuracy": [float(a) for a in rep.position_accuracy], "test_samples": rep.n,
-                     "curve": [list(c) for c in result.curve], "seconds": result.seconds, "device": result.device,
-                     "parameters": result.model.num_params(), "output": str(saved) if saved else None})
+        runs[trained.index] = {
+            "name": name, "order": list(order), "success": rep.success_rate,
+            "position_accuracy": [float(a) for a in rep.position_accuracy], "test_samples": rep.n,
+            "curve": [list(c) for c in result.curve], "seconds": result.seconds, "device": result.device,
+            "parameters": result.model.num_params(), "output": str(saved) if saved else None}
+    args.payload["runs"] = [runs[i] for i in sorted(runs)]
+    summary = [summary[i] for i in sorted(summary)]
     if len(summary) > 1:
         print("\norder            success  final val loss")
         for name, succ, loss in summary:
@@ -345,6 +357,7 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
         from orderopt.storage import artifact_store
 
         rows = verify(study, top=args.verify_top, n_random=args.verify_random, device=args.device,
+                      jobs=getattr(args, "verify_jobs", None),
                       progress=not args.quiet, artifacts=artifact_store(args.storage))
         print(format_verification(rows))
     _publish(study)
@@ -377,6 +390,11 @@ SETTING_FLAGS = ("preset", "mode", "seed", "init", "levels", "steps", "populatio
                  "patience", "references", "tournament_size", "tournament_runs", "model_proposals", "pruning")
 
 
+def _check_jobs(jobs: int | None, flag: str) -> None:
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"{flag} must be >= 1, got {jobs}; use 1 to train one order at a time")
+
+
 def _check_run_args(args: argparse.Namespace) -> None:
     """Options of a search run that no study setting covers: checked before anything is stored."""
     if args.n_trials is not None and args.n_trials < 0:
@@ -398,6 +416,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     if getattr(args, "verify", False) and (args.verify_top < 1 or args.verify_random < 0):
         raise ConfigError("--verify-top must be >= 1 and --verify-random >= 0")
+    _check_jobs(args.verify_jobs, "--verify-jobs")
     study = create_study(task, storage=args.storage, study_name=args.study,
                          **{k: getattr(args, k) for k in SETTING_FLAGS})
     return _run_search(study, args, workers=args.workers)

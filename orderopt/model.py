@@ -45,6 +45,22 @@ class GPTConfig:
     target_index: bool = False
 
 
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` whose parameter gradients do not depend on the number of CPU threads.
+
+    The fused CPU kernel sums the weight and bias gradients over rows in per-thread chunks, so a
+    1-thread and a 2-thread training drift apart (~1e-9 per step); normalising without the affine
+    part and applying it as a broadcast multiply-add leaves those sums to the same reduction as
+    ``nn.Linear``'s bias, which is thread-invariant. Parallel trainings
+    (:mod:`orderopt.training_pool`) then give the numbers of one training after another."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.layer_norm(x, self.normalized_shape, None, None, self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention with the causal mask registered once (as nanoGPT)."""
     def __init__(self, config: GPTConfig) -> None:
@@ -111,9 +127,9 @@ class Block(nn.Module):
     """Pre-norm transformer block: attention then MLP, each with a residual."""
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,7 +162,7 @@ class GPT(nn.Module):
             self.held_index_emb = nn.Embedding(config.length + 1, config.n_embd, padding_idx=config.length)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2 scaled init of residual projections

@@ -82,7 +82,7 @@ def test_verify_resumes_without_retraining(searched, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("an order already verified was retrained")
 
-    monkeypatch.setattr(verify_module, "train", no_training)
+    monkeypatch.setattr(verify_module, "train_each", no_training)
     rows = verify(study, top=1, baselines=("forward",), n_random=0, progress=False)
     assert {r.label: r.success for r in rows} == before
 

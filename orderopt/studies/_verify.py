@@ -17,7 +17,8 @@ from orderopt.presets import get_preset
 from orderopt.studies._search import best_orders
 from orderopt.studies._spec import read_spec
 from orderopt.studies._study import task_of
-from orderopt.training import save_checkpoint, success_rate, train, with_overrides
+from orderopt.training import save_checkpoint, with_overrides
+from orderopt.training_pool import train_each
 
 __all__ = ["VerifyRow", "verify", "read_verification", "format_verification", "VERIFY_ATTR"]
 
@@ -42,6 +43,7 @@ def verify(
     baselines: tuple[str, ...] = ("forward", "reverse"),
     n_random: int = 3,
     device: str | None = None,
+    jobs: int | None = None,
     progress: bool = True,
     artifacts: optuna.artifacts.FileSystemArtifactStore | None = None,
 ) -> list[VerifyRow]:
@@ -50,7 +52,9 @@ def verify(
     score, trial number) is stored as the study user attr ``verification`` (Optuna does not let
     finished trials change) after every training, so an interrupted verification resumes: orders
     already verified in this study are not retrained. With ``artifacts`` (any Optuna artifact
-    store) every trained model is uploaded as a study artifact; its id is the row's ``artifact``."""
+    store) every trained model is uploaded as a study artifact; its id is the row's ``artifact``.
+    ``jobs`` trainings run at once (default: one per core on a CPU, see
+    :mod:`orderopt.training_pool`)."""
     spec = read_spec(study)
     task = task_of(study)
     preset = get_preset(spec.preset)
@@ -64,24 +68,28 @@ def verify(
     stored = read_verification(study)
     done = {r.order: r.success for r in stored}
     saved = {r.order: r.artifact for r in stored}
-    splits = None
-    rows: list[VerifyRow] = []
-    for label, order in plan:
-        trained = order not in done
-        if trained:
-            if splits is None:
-                splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
-            result = train(task, order, preset.final_model, config, splits=splits, progress=progress)
-            done[order] = success_rate(result.model, splits.x_test, splits.y_test, order).success_rate
+    todo = list(dict.fromkeys(order for _, order in plan if order not in done))
+    if todo:
+        splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+        for trained in train_each(task, todo, preset.final_model, config, splits=splits, jobs=jobs, progress=progress):
+            order = todo[trained.index]
+            done[order] = trained.report.success_rate
             if artifacts is not None:
-                saved[order] = _upload_model(study, artifacts, result, task, preset.final_model, config, done[order])
-        value, number = scores.get(order, (None, None))
-        rows.append(VerifyRow(label, order, done[order], value, number, saved.get(order)))
-        if trained:  # keep earlier rows not yet re-listed, so an interruption loses no training
+                saved[order] = _upload_model(study, artifacts, trained.result, task, preset.final_model, config,
+                                             done[order])
+            # store after every training (with earlier rows not re-listed), so an interruption loses none
+            rows = _rows(plan, done, scores, saved)
             listed = {r.order for r in rows}
             _store(study, rows + [r for r in stored if r.order not in listed])
+    rows = _rows(plan, done, scores, saved)
     _store(study, rows)
     return rows
+
+
+def _rows(plan: list[tuple[str, Order]], done: dict[Order, float], scores: dict, saved: dict) -> list[VerifyRow]:
+    """The rows of ``plan`` verified so far, in plan order."""
+    return [VerifyRow(label, order, done[order], *scores.get(order, (None, None)), saved.get(order))
+            for label, order in plan if order in done]
 
 
 def _upload_model(study, store, result, task, shape, config, success: float) -> str:
