@@ -3,6 +3,8 @@
 Run:  python benchmarks/profiling_rank.py                       # square L=8,10,12 and relu L=16, seeds 0-2
       python benchmarks/profiling_rank.py --signals none,index --cases square:8,square:10 --seeds 0 --out profiling_signal
       python benchmarks/profiling_rank.py --spearman square:8    # retrain top-8 + 8 random orders
+      python benchmarks/profiling_rank.py --cases delay:8:0,delay:8:1,square:8:0 --seeds 0 \
+             --steps 600,1200,2400,4800 --out profile_length    # how long until the profile separates
 Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearman.md).
 """
 
@@ -18,42 +20,63 @@ from scipy.stats import spearmanr
 from orderopt.orders import format_order, identity, random_orders
 from orderopt.presets import get_preset
 from orderopt.profiling import config_from_preset, profile
-from orderopt.tasks import make_task
+from orderopt.tasks import ScrambledTask, make_task
 from orderopt.training import success_rate, train
 
 
-def candidates(length: int, seed: int) -> list[tuple[int, ...]]:
-    fwd = identity(length)
-    return [fwd, *random_orders(length, 127, seed, exclude=[fwd])]
+def candidates(task, seed: int) -> list[tuple[int, ...]]:
+    """The task's friendly order (forward, or its relabelling on a scrambled task) and 127 others."""
+    first = task.parse_order("friendly") if isinstance(task, ScrambledTask) else identity(task.length)
+    return [first, *random_orders(task.length, 127, seed, exclude=[first])]
 
 
 def rank_check(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset)
+    step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
+    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation"))
     rows = []
     for case in args.cases.split(","):
-        name, length = case.split(":")
-        task = make_task(name, int(length))
+        name, length, *rest = case.split(":")
+        scramble = int(rest[0]) if rest and rest[0] != "-" else args.scramble
+        task = make_task(name, int(length), scramble=scramble)
         for signal in args.signals.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                config = config_from_preset(preset, signal=signal, seed=seed, steps=args.steps)
-                orders = candidates(task.length, seed)
-                t0 = time.perf_counter()
-                res = profile(task, orders, config, progress=False)
-                seconds = time.perf_counter() - t0
-                others = sorted(s for _, o, s in res.ranking() if o != orders[0])
-                row = [name, task.length, signal, seed, res.rank_of(orders[0]), f"{res.score_of(orders[0]):.4f}",
-                       f"{others[0]:.4f}", f"{np.median(others):.4f}", f"{seconds:.0f}"]
-                print(" | ".join(map(str, row)), flush=True)
-                rows.append(row)
-    first = sum(1 for r in rows if r[4] == 1)
+                for steps in step_list:
+                    config = config_from_preset(preset, signal=signal, seed=seed, steps=steps)
+                    orders = candidates(task, seed)
+
+                    def run(task=task, orders=orders, config=config) -> dict:
+                        t0 = time.perf_counter()
+                        res = profile(task, orders, config, progress=False)
+                        return {"seconds": time.perf_counter() - t0, "rank": res.rank_of(orders[0]),
+                                "scores": [round(float(s), 6) for s in res.scores]}
+
+                    rec = cache.run({"task": name, "L": task.length, "scramble": scramble, "signal": signal,
+                                     "seed": seed, "steps": config.train.total_steps(),
+                                     "validation": config.validation}, run)
+                    others = sorted(rec["scores"][1:])
+                    row = [name if scramble is None else f"{name} scramble {scramble}", task.length, signal, seed, rec["steps"], rec["rank"], f"{rec['scores'][0]:.4f}",
+                           f"{others[0]:.4f}", f"{np.median(others):.4f}",
+                           f"{100 * (np.median(others) - others[0]) / np.median(others):.1f}%", f"{rec['seconds']:.0f}"]
+                    print(" | ".join(map(str, row)), flush=True)
+                    rows.append(row)
+    first = sum(1 for r in rows if r[5] == 1)
+    scrambled = args.scramble is not None or any(len(c.split(":")) > 2 for c in args.cases.split(","))
     write_table(
         args.out,
-        f"Forward's rank among 1 + 127 random orders (mixture profiling, preset {preset.name})",
-        ["task", "L", "signal", "seed", "forward rank", "forward score", "best other", "median other", "seconds"],
+        f"{'Friendly' if scrambled else 'Forward'}'s rank among 1 + 127 random orders "
+        f"(mixture profiling, preset {preset.name}{'' if args.scramble is None else f', scramble {args.scramble}'})",
+        ["task", "L", "signal", "seed", "steps", *(f"{'friendly' if scrambled else 'forward'} {c}"
+                                                   for c in ("rank", "score")),
+         "best other", "median other", "others' spread", "seconds"],
         rows,
-        notes=f"Forward ranked first in {first} of {len(rows)} runs. Scores: mean validation cross-entropy per "
-        f"target token after {config.train.total_steps()} steps ({config.val_per_order} validation samples per order). "
-        "Random orders: `random_orders(L, 127, seed, exclude=[forward])`.",
+        notes=f"{'Friendly (relabelled forward; forward on unscrambled tasks)' if scrambled else 'Forward'} ranked first in "
+        f"{first} of {len(rows)} runs. Scores: mean validation cross-entropy per "
+        f"target token after the given steps ({config.val_per_order} validation samples per order, "
+        f"`{config.validation}` validation: see profiling_throughput.md). Each run is cached in {args.out}.jsonl. "
+        "Random orders: `random_orders(L, 127, seed, exclude=[forward])`. Others' spread = (median - best) / median "
+        "over the 127 random orders: what a search's flat-profile probe (orderopt.studies._calibrate, flat below 5%) "
+        "sees.",
     )
 
 
@@ -63,7 +86,8 @@ def spearman(args: argparse.Namespace) -> None:
     task = make_task(name, int(length))
     preset = get_preset(args.preset)
     seed = int(args.seeds.split(",")[0])
-    res = profile(task, candidates(task.length, seed), config_from_preset(preset, seed=seed, steps=args.steps), progress=False)
+    steps = None if args.steps is None else int(args.steps.split(",")[0])
+    res = profile(task, candidates(task, seed), config_from_preset(preset, seed=seed, steps=steps), progress=False)
     ranking = res.ranking()
     rng = np.random.default_rng(seed)
     rest = ranking[8:]
@@ -102,7 +126,9 @@ def main() -> None:
     ap.add_argument("--signals", default="index")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--preset", default="cpu")
-    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--steps", default=None, help="profile steps, comma-separated for several (default: the preset's)")
+    ap.add_argument("--scramble", type=int, default=None, help="relabel every task's targets by this seed; the "
+                    "friendly order (relabelled forward) then takes forward's place")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
     args = ap.parse_args()
