@@ -23,18 +23,38 @@ def _study(task, **settings):
     return create_study(task, storage=optuna.storages.InMemoryStorage(), seed=0, **{**SMALL, **settings})
 
 
-def test_flat_probe_doubles_the_steps_up_to_the_limit_and_warns():
+def test_flat_probe_doubles_while_the_spread_grows_and_warns():
     study = _study(from_callable("tests.studies.test_calibrate:noise_targets"))
     seen = []
-    with pytest.warns(UserWarning, match="flat even after 240 steps"):
-        steps = calibrated_steps(study, study_task(study), read_spec(study).resolved(), max_doublings=2,
+    with pytest.warns(UserWarning, match="flat at every probed length"):
+        steps = calibrated_steps(study, study_task(study), read_spec(study).resolved(), max_doublings=3,
                                  progress=False, on_probe=seen.append)
-    assert steps == 240
     stored, probes = read_probes(study)
-    assert stored == 240 and [p.steps for p in probes] == [60, 120, 240] == [p.steps for p in seen]
+    assert [p.steps for p in probes] == [60 * 2**k for k in range(len(probes))] == [p.steps for p in seen]
     assert all(p.spread < calibrate.FLAT_SPREAD for p in probes)
+    spreads = [p.spread for p in probes]
+    assert all(a < b for a, b in zip(spreads[:-2], spreads[1:-1]))  # kept doubling only while it grew
+    assert len(probes) == 4 or spreads[-1] <= spreads[-2]
+    assert stored == steps == max(probes, key=lambda p: p.spread).steps
 
 
+def test_the_widest_spread_wins_when_longer_training_stops_helping(monkeypatch):
+    """The shape measured on prod L = 6: the spread grows, then falls; the peak is kept."""
+    spread_at = {60: 0.01, 120: 0.04, 240: 0.02, 480: 0.5}
+
+    class Result:
+        def __init__(self, steps):
+            self.scores = np.array([1.0 - spread_at[steps], 1.0, 1.0])
+
+    monkeypatch.setattr(calibrate, "profile", lambda task, orders, config, **kw: Result(config.train.total_steps()))
+    study = _study(make_task("square", 4))
+    with pytest.warns(UserWarning, match="widest spread 4.0% at 120 steps"):
+        steps = calibrated_steps(study, study_task(study), read_spec(study).resolved(), max_doublings=3,
+                                 progress=False)
+    assert steps == 120 and [p.steps for p in read_probes(study)[1]] == [60, 120, 240]
+
+
+@pytest.mark.filterwarnings("ignore:the profile of")
 def test_an_informative_probe_keeps_the_preset_steps(monkeypatch):
     study = _study(make_task("square", 4))
     monkeypatch.setattr(calibrate, "is_flat", lambda scores: False)
