@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 from _common import RunCache, write_table
@@ -30,19 +31,30 @@ def candidates(task, seed: int) -> list[tuple[int, ...]]:
     return [first, *random_orders(task.length, 127, seed, exclude=[first])]
 
 
+def _row(rec: dict) -> list:
+    others = sorted(rec["scores"][1:])
+    median = float(np.median(others))
+    label = rec["task"] if rec.get("scramble") is None else f"{rec['task']} scramble {rec['scramble']}"
+    label += f" ({rec['model']} model)" if rec.get("model") else ""
+    return [label, rec["L"], rec["signal"], rec["seed"], rec["steps"], rec["rank"], f"{rec['scores'][0]:.4f}",
+            f"{others[0]:.4f}", f"{median:.4f}", f"{100 * (median - others[0]) / median:.1f}%", f"{rec['seconds']:.0f}"]
+
+
 def rank_check(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset)
     step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
-    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation"))
-    rows = []
+    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model"))
+    shapes = args.profile_model.split(",")
     for case in args.cases.split(","):
         name, length, *rest = case.split(":")
         scramble = int(rest[0]) if rest and rest[0] != "-" else args.scramble
         task = make_task(name, int(length), scramble=scramble)
         for signal in args.signals.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                for steps in step_list:
+                for shape, steps in ((m, st) for m in shapes for st in step_list):
                     config = config_from_preset(preset, signal=signal, seed=seed, steps=steps)
+                    if shape == "final":  # the final model's shape as profile model
+                        config = replace(config, model=preset.final_model)
                     orders = candidates(task, seed)
 
                     def run(task=task, orders=orders, config=config) -> dict:
@@ -53,13 +65,20 @@ def rank_check(args: argparse.Namespace) -> None:
 
                     rec = cache.run({"task": name, "L": task.length, "scramble": scramble, "signal": signal,
                                      "seed": seed, "steps": config.train.total_steps(),
-                                     "validation": config.validation}, run)
-                    others = sorted(rec["scores"][1:])
-                    row = [name if scramble is None else f"{name} scramble {scramble}", task.length, signal, seed, rec["steps"], rec["rank"], f"{rec['scores'][0]:.4f}",
-                           f"{others[0]:.4f}", f"{np.median(others):.4f}",
-                           f"{100 * (np.median(others) - others[0]) / np.median(others):.1f}%", f"{rec['seconds']:.0f}"]
-                    print(" | ".join(map(str, row)), flush=True)
-                    rows.append(row)
+                                     "validation": config.validation,
+                                     "model": None if shape == "profile" else shape}, run)
+                    print(" | ".join(map(str, _row(rec))), flush=True)
+    # the table holds every cached run of these cases (any steps and model), so sweeps add up
+    wanted = {(c.split(":")[0], int(c.split(":")[1]),
+               int(c.split(":")[2]) if len(c.split(":")) > 2 and c.split(":")[2] != "-" else args.scramble)
+              for c in args.cases.split(",")}
+    signals, seeds = set(args.signals.split(",")), {int(s) for s in args.seeds.split(",")}
+    cases = [tuple(c.split(":")[:2]) for c in args.cases.split(",")]
+    recs = [r for r in cache.records.values() if (r["task"], r["L"], r.get("scramble")) in wanted
+            and r["signal"] in signals and r["seed"] in seeds]
+    recs.sort(key=lambda r: (cases.index((r["task"], str(r["L"]))), r.get("scramble") or 0, r["signal"],
+                             r.get("model") or "", r["seed"], r["steps"]))
+    rows = [_row(r) for r in recs]
     first = sum(1 for r in rows if r[5] == 1)
     scrambled = args.scramble is not None or any(len(c.split(":")) > 2 for c in args.cases.split(","))
     write_table(
@@ -129,6 +148,9 @@ def main() -> None:
     ap.add_argument("--steps", default=None, help="profile steps, comma-separated for several (default: the preset's)")
     ap.add_argument("--scramble", type=int, default=None, help="relabel every task's targets by this seed; the "
                     "friendly order (relabelled forward) then takes forward's place")
+    ap.add_argument("--profile-model", default="profile",
+                    help="profile, final or both (comma-separated): the preset's profile model or its final "
+                    "model's shape as profile model")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
     args = ap.parse_args()

@@ -309,8 +309,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
 
     from orderopt.storage import default_storage_url, redact
-    from orderopt.studies import best_orders, calibrated_steps, read_spec, search, task_of
-    from orderopt.studies._calibrate import FLAT_SPREAD
+    from orderopt.studies import best_orders, read_spec, search
 
     spec = read_spec(study)
     where = redact(args.storage or default_storage_url())
@@ -325,15 +324,7 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
               f"({info.seconds:.0f} s)", flush=True)
         _publish(study)
 
-    def on_probe(probe) -> None:
-        verdict = "flat, doubling" if probe.spread < FLAT_SPREAD else "informative"
-        print(f"  profile length {probe.steps} steps: best {probe.best:.4f}, median {probe.median:.4f} "
-              f"({100 * probe.spread:.1f}% apart: {verdict}; {probe.seconds:.0f} s)", flush=True)
-
     start = time.perf_counter()
-    if spec.mode == "mixture":  # before any worker starts, so that they do not all probe
-        calibrated_steps(study, task_of(study), spec.resolved(), args.device, progress=not args.quiet,
-                         on_probe=on_probe)
     if workers > 1:
         from orderopt.studies._workers import run_workers
 
@@ -352,7 +343,7 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
             stopped = f"{failed} of {workers} workers failed (see their errors above)"
     else:
         result = search(study, n_trials=args.n_trials, budget_minutes=budget, device=args.device,
-                        progress=not args.quiet, on_round=on_round, on_probe=on_probe)
+                        progress=not args.quiet, on_round=on_round)
         trials, best, stopped = result.trials, result.best, result.stopped
     print(f"\n{trials} trials in {time.perf_counter() - start:.0f} s ({stopped}); best orders "
           "(score = profile loss on the study's common scale; after the tournament, its mean):")

@@ -26,9 +26,6 @@ class Preset:
     final_model: ModelShape
     final_train: TrainConfig
     description: str = ""
-    # how often a search may double the profile steps while its probe profile is flat
-    # (orderopt.studies._calibrate); 0 = always the profile_train steps, no probe
-    profile_doublings: int = 3
 
 
 PRESETS: dict[str, Preset] = {
@@ -39,7 +36,6 @@ PRESETS: dict[str, Preset] = {
         ModelShape(2, 2, 32, 64),
         TrainConfig(steps=120, batch_size=64, lr=3e-3, n_train=2_000, n_val=128, n_test=128, checkpoints=3),
         "~10k-parameter models, seconds per run: for tests",
-        profile_doublings=0,
     ),
     "cpu": Preset(
         "cpu",

@@ -20,7 +20,7 @@ from orderopt._extras import available, require
 from orderopt.errors import ConfigError
 from orderopt.orders import Order, format_order
 from orderopt.samplers import trial_score
-from orderopt.studies import VerifyRow, best_orders, read_probes, read_spec, read_verification
+from orderopt.studies import VerifyRow, best_orders, read_spec, read_verification
 from orderopt.studies._search import RUN_ATTR
 
 if TYPE_CHECKING:
@@ -95,10 +95,6 @@ def _header(study: optuna.Study) -> str:
                        if st in states)
     what = (f"task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, preset {spec.preset}, seed {spec.seed}"
             if spec else "not an orderopt search (no orderopt_spec attr); showing trials with an `order` attr")
-    steps, probes = read_probes(study)
-    if steps is not None:
-        tried = f" (probes: {', '.join(f'{p.steps} steps {100 * p.spread:.1f}% apart' for p in probes)})" if probes else ""
-        what += f", profile {steps} steps{tried}"
     return f"study {study.study_name}: {what}; {len(states)} trials ({counts or 'none yet'})"
 
 
@@ -171,8 +167,6 @@ def report_data(study: optuna.Study, top: int = 10) -> dict:
     return {
         "study": study.study_name,
         "spec": asdict(spec) if spec else None,
-        "profile_steps": read_probes(study)[0],
-        "probes": [asdict(p) for p in read_probes(study)[1]],
         "trials": {state: states.count(state) for state in sorted(set(states))},
         "best": [{"rank": i, "order": list(o), "score": v, "trial": n}
                  for i, (o, v, n) in enumerate(best_orders(study, top), 1)],

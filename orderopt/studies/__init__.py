@@ -4,16 +4,12 @@
 name and storage alone; ``search`` runs (or resumes) the hierarchical global-local search.
 """
 
-from orderopt.studies._calibrate import Probe, calibrated_steps, read_probes
 from orderopt.studies._search import SearchResult, best_orders, search
 from orderopt.studies._spec import StudySpec, read_spec
 from orderopt.studies._study import create_study, default_study_name, load_study, task_of
 from orderopt.studies._verify import VerifyRow, format_verification, read_verification, verify
 
 __all__ = [
-    "Probe",
-    "calibrated_steps",
-    "read_probes",
     "SearchResult",
     "StudySpec",
     "best_orders",

@@ -21,7 +21,7 @@ import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import optuna
@@ -44,7 +44,6 @@ from orderopt.samplers import (
 )
 from orderopt.samplers._precedence import ITEM_SCORES_ATTR
 from orderopt.storage import _bulk
-from orderopt.studies._calibrate import Probe, calibrated_steps
 from orderopt.studies._spec import StudySpec, read_spec
 from orderopt.studies._study import GRACE_S, HEARTBEAT_S, task_of
 from orderopt.tasks import Task
@@ -254,7 +253,6 @@ def search(
     progress: bool = True,
     on_round: Callable[[RoundInfo], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
-    on_probe: Callable[[Probe], None] | None = None,
 ) -> SearchResult:
     """Run (or resume) the global-local order search of ``study``.
 
@@ -262,19 +260,15 @@ def search(
     train one short profile per trial and let the pruner stop poor orders. The search stops
     when the schedule is done (after its tournament), after ``n_trials`` trials, or, once
     ``budget_minutes`` have passed, after the tournament that the spent budget brings forward.
-    ``on_start(stage, orders)`` is called before and ``on_round(info)`` after every round.
-    A mixture search first fixes its profile length (:mod:`orderopt.studies._calibrate`;
-    ``on_probe(probe)`` after each probe); the time counts against ``budget_minutes``."""
-    start = time.perf_counter()
+    ``on_start(stage, orders)`` is called before and ``on_round(info)`` after every round."""
     spec = read_spec(study).resolved()
     task = task_of(study)
-    if spec.mode == "mixture":
-        spec = replace(spec, steps=calibrated_steps(study, task, spec, device, progress=progress, on_probe=on_probe))
     config = _profile_config(spec, device)
     tc = config.train
     splits = task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed)
     sizes = layout_sizes(task.length, spec.blocks)
     sampler = study.sampler
+    start = time.perf_counter()
     ran, stopped = 0, "schedule done"
     deadline = None if budget_minutes is None else start + 60.0 * budget_minutes
 

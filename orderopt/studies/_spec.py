@@ -20,7 +20,7 @@ __all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SET
            "write_spec", "is_orderopt_study"]
 
 SPEC_ATTR = "orderopt_spec"
-SPEC_VERSION = 3  # 3: mixture searches calibrate their profile length (studies._calibrate)
+SPEC_VERSION = 2
 SEARCH_MODES = ("mixture", "trial")
 # settings that decide which orders a study tries (checked when a study is resumed)
 SEARCH_SETTINGS = ("preset", "mode", "signal", "steps", "val_per_order", "seed", "levels", "init", "blocks",
