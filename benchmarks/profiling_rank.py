@@ -94,8 +94,9 @@ def rank_check(args: argparse.Namespace) -> None:
         f"target token after the given steps ({config.val_per_order} validation samples per order, "
         f"`{config.validation}` validation: see profiling_throughput.md). Each run is cached in {args.out}.jsonl. "
         "Random orders: `random_orders(L, 127, seed, exclude=[forward])`. Others' spread = (median - best) / median "
-        "over the 127 random orders: what a search's flat-profile probe (orderopt.studies._calibrate, flat below 5%) "
-        "sees.",
+        "over the 127 random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
+        "forward is lsd-first. `(final model)`: the preset's final model shape used as profile model. Seconds are "
+        "wall time; some runs shared the 2 cores with another benchmark (each then on 1 torch thread).",
     )
 
 

@@ -45,7 +45,9 @@ def test_three_workers_complete_the_search_without_repeats(pg_study):
                          if t.system_attrs["orderopt:role"] in ("candidate", "explore"))
     assert max(candidates.values()) == 1, "an order was evaluated twice"
     stages = {t.system_attrs["orderopt:stage"] for t in trials}
-    assert {"global-1", "global-2", "tournament-1", "tournament-2"} <= stages
+    # a middle stage may hold no trial of its own: its candidates can all have been evaluated
+    # already by workers exploring while another held the stage (they count as done)
+    assert {"global-1", "tournament-1", "tournament-2"} <= stages
     assert any(s.startswith("local-") for s in stages)
     status = study.sampler.stage_status(study)
     assert status.stage == "explore"  # the whole schedule was evaluated
