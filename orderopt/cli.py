@@ -213,7 +213,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     processes, _ = plan_jobs(config.device, len(orders), args.jobs)
     at_once = f", {processes} at a time" if processes > 1 else ""
     print(f"training {len(orders)} order(s) (preset {preset.name}, {config.total_steps()} steps{at_once})")
-    summary, runs = {}, {}
+    runs: dict[int, dict] = {}
     args.payload = {"task": task.spec(), "preset": preset.name, "steps": config.total_steps(), "seed": config.seed,
                     "runs": []}
     for trained in train_each(task, [o for _, o in orders], preset.final_model, config, splits=splits, jobs=args.jobs,
@@ -224,7 +224,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("  validation loss: " + "  ".join(f"{s}:{v:.3f}" for s, v in result.curve))
         print(f"  success rate (exact match, {rep.n} test samples): {rep.success_rate:.3f}")
         print("  accuracy by position y_i: " + " ".join(f"{a:.2f}" for a in rep.position_accuracy), flush=True)
-        summary[trained.index] = (name, rep.success_rate, result.curve[-1][1])
         saved = None
         if args.output:
             saved = write_output_dir(result, task, preset.final_model, config,
@@ -236,11 +235,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             "curve": [list(c) for c in result.curve], "seconds": result.seconds, "device": result.device,
             "parameters": result.model.num_params(), "output": str(saved) if saved else None}
     args.payload["runs"] = [runs[i] for i in sorted(runs)]
-    summary = [summary[i] for i in sorted(summary)]
-    if len(summary) > 1:
+    if len(runs) > 1:
         print("\norder            success  final val loss")
-        for name, succ, loss in summary:
-            print(f"{name:<16} {succ:7.3f}  {loss:.4f}")
+        for run in args.payload["runs"]:
+            print(f"{run['name']:<16} {run['success']:7.3f}  {run['curve'][-1][1]:.4f}")
     return 0
 
 
