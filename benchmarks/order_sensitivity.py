@@ -1,65 +1,113 @@
 """Forward vs reverse exact-match success for every built-in task (the paper's Table 1, at CPU scale).
 
 Run:  python benchmarks/order_sensitivity.py [--preset cpu] [--length 8] [--tasks relu,square]
-Writes benchmarks/results/order_sensitivity.md.
+      python benchmarks/order_sensitivity.py --cases prod:6,relu:16,index:12:4   # task:L[:window]
+      python benchmarks/order_sensitivity.py --cases prod:6 --steps 3000 --model 3,4,128,512 \\
+          --name training_recipe                                   # measure a training recipe
+Writes benchmarks/results/<name>.md (default order_sensitivity). Every training is cached in
+results/<name>.jsonl under its task, order, steps, seed and settings (the training and model
+values that differ from the preset's), so an interrupted run resumes and the table lists every
+cached run of the requested cases.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from _common import RunCache, write_table
 
-from orderopt.presets import get_preset
+from orderopt.model import ModelShape
+from orderopt.presets import get_preset, preset_for
 from orderopt.tasks import TASKS, make_task
 from orderopt.training import success_rate, train, with_overrides
 
+KEY = ("task", "L", "window", "order", "steps", "seed", "settings")
+
+
+def parse_case(text: str) -> tuple[str, int, int | None]:
+    """``task:L`` or ``task:L:window`` (window: the index task's d)."""
+    parts = text.split(":")
+    return parts[0], int(parts[1]), (int(parts[2]) if len(parts) > 2 else None)
+
+
+def settings_of(preset, shape: ModelShape, config) -> dict | None:
+    """The values of this run that differ from the preset's final model and training (steps and
+    seed are key fields of their own); ``None`` when there are none."""
+    base_train, base_shape = dataclasses.asdict(preset.final_train), dataclasses.asdict(preset.final_model)
+    out = {k: v for k, v in dataclasses.asdict(config).items()
+           if k not in ("steps", "seed", "epochs") and v != base_train[k]}
+    out.update({f"model.{k}": v for k, v in dataclasses.asdict(shape).items() if v != base_shape[k]})
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(out.items())} or None
+
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--length", type=int, default=8)
-    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--tasks", default=",".join(TASKS), help="tasks at --length (ignored with --cases)")
+    ap.add_argument("--cases", default=None, help="comma list of task:L[:window]")
     ap.add_argument("--orders", default="forward,reverse")
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--warmup", type=int, default=None)
+    ap.add_argument("--model", default=None, help="n_layer,n_head,n_embd,ffn (default: the preset's final model)")
+    ap.add_argument("--no-task-defaults", action="store_true",
+                    help="ignore the per-task training defaults (orderopt.presets.preset_for)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="order_sensitivity", help="result file name under benchmarks/results")
     args = ap.parse_args()
     preset = get_preset(args.preset)
-    config = with_overrides(preset.final_train, steps=args.steps, seed=args.seed)
-    # Rows are cached one JSON line each, so an interrupted run resumes where it stopped.
-    cache = RunCache("order_sensitivity", ("task", "L", "order", "steps", "seed"))
-    rows = []
-    for name in args.tasks.split(","):
-        task = make_task(name, args.length)
+    cases = ([parse_case(c) for c in args.cases.split(",")] if args.cases
+             else [(name, args.length, None) for name in args.tasks.split(",")])
+    cache = RunCache(args.name, KEY)
+    wanted = []
+    for name, length, window in cases:
+        task = make_task(name, length, window=window)
+        chosen = preset if args.no_task_defaults else preset_for(preset.name, task.name)
+        shape, config = chosen.final_model, chosen.final_train
+        if args.model:
+            shape = ModelShape(*(int(v) for v in args.model.split(",")))
+        config = with_overrides(config, steps=args.steps, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
+                                n_train=args.n_train, warmup_steps=args.warmup)
         splits = None
         for order_name in args.orders.split(","):
-            fields = {"task": name, "L": task.length, "order": order_name, "steps": config.total_steps(),
-                      "seed": config.seed}
+            fields = {"task": name, "L": task.length, "window": window, "order": order_name,
+                      "steps": config.total_steps(), "seed": config.seed, "settings": settings_of(preset, shape, config)}
 
-            def train_it(task=task, order_name=order_name) -> dict:
+            def train_it(task=task, order_name=order_name, shape=shape, config=config) -> dict:
                 nonlocal splits
                 splits = splits or task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
                 order = task.parse_order(order_name)
-                result = train(task, order, preset.final_model, config, splits=splits, progress=False)
+                result = train(task, order, shape, config, splits=splits, progress=False)
                 rep = success_rate(result.model, splits.x_test, splits.y_test, order)
                 return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
                         "val_loss": result.curve[-1][1], "seconds": result.seconds}
 
             rec = cache.run(fields, train_it)
-            row = [name, rec["L"], order_name, f"{rec['success']:.3f}", f"{rec['mean_acc']:.3f}",
-                   f"{rec['val_loss']:.3f}", f"{rec['seconds']:.0f}"]
-            print(" | ".join(str(c) for c in row), flush=True)
-            rows.append(row)
+            print(_row(rec), flush=True)
+            wanted.append((name, task.length, window))
+    rows = [_row(rec) for rec in cache.records.values() if (rec["task"], rec["L"], rec.get("window")) in set(wanted)]
     path = write_table(
-        "order_sensitivity",
-        f"Order sensitivity: exact-match success, preset {preset.name}, {config.total_steps()} steps",
-        ["task", "L", "order", "success", "mean position acc.", "final val loss", "train s"],
+        args.name,
+        f"Order sensitivity: exact-match success, preset {preset.name} (and per-task defaults)",
+        ["task", "L", "d", "order", "steps", "settings", "success", "mean position acc.", "final val loss", "train s"],
         rows,
-        notes=f"Model: {preset.final_model}. Success = all L targets right on {config.n_test} test samples (greedy). "
-        "Rows are cached in order_sensitivity.jsonl (delete it to recompute); 'train s' is wall time and depends "
-        "on what else the machine was running.",
+        notes=f"Preset final model: {preset.final_model}; 'settings' lists what differs from it and from the preset's "
+        f"training ({preset.final_train.total_steps()} steps, lr {preset.final_train.lr}, batch "
+        f"{preset.final_train.batch_size}, n_train {preset.final_train.n_train}). Success = all L targets right on "
+        "the test samples (greedy). Rows are cached in the .jsonl next to this file (delete it to recompute); "
+        "'train s' is wall time and depends on what else the machine was running.",
     )
     print(f"wrote {path}")
+
+
+def _row(rec: dict) -> list[object]:
+    settings = ", ".join(f"{k}={v}" for k, v in (rec.get("settings") or {}).items()) or "-"
+    return [rec["task"], rec["L"], rec.get("window") or "-", rec["order"], rec["steps"], settings,
+            f"{rec['success']:.3f}", f"{rec['mean_acc']:.3f}", f"{rec['val_loss']:.3f}", f"{rec['seconds']:.0f}"]
 
 
 if __name__ == "__main__":

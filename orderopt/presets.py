@@ -6,13 +6,13 @@ larger *final* model (full training that verifies an order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orderopt.engine import TrainConfig
 from orderopt.errors import ConfigError
 from orderopt.model import ModelShape
 
-__all__ = ["ModelShape", "Preset", "PRESETS", "get_preset"]
+__all__ = ["ModelShape", "Preset", "PRESETS", "TASK_RECIPES", "get_preset", "preset_for"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,19 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name.strip().lower()]
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+# Per-task changes to a preset, where the preset's own training does not learn the task in its
+# friendly order (measured in benchmarks/results/training_recipe.md). Keys: (preset, task name);
+# values: the fields of Preset to replace and why.
+TASK_RECIPES: dict[tuple[str, str], tuple[dict, str]] = {}
+
+
+def preset_for(name: str, task_name: str) -> Preset:
+    """Preset ``name`` with the per-task recipe of ``task_name`` applied (if it has one)."""
+    preset = get_preset(name)
+    recipe = TASK_RECIPES.get((preset.name, task_name))
+    if recipe is None:
+        return preset
+    fields, why = recipe
+    return replace(preset, description=f"{preset.description}; {task_name}: {why}", **fields)

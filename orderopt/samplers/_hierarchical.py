@@ -422,7 +422,9 @@ class HierarchicalOrderSampler(BaseSampler):
         key = (id(storage_of(study)), study_id_of(study), name, sizes, schedule.seed, schedule.stop_local)
         head = tuple(hist.study_orders[: schedule.population])
         means = hist.means()
-        evaluated = {o: hist.mean_score(o) for o in hist.scores}
+        # first finished evaluation, not the mean: a later re-evaluation (as a reference or a
+        # tournament entrant) must not rewrite the stages it was credited to
+        evaluated = {o: v[0] for o, v in hist.scores.items()}
         items = {k: len(v) for k, v in hist.items.items()}
         with self._lock:
             memo = self._located.get(key)

@@ -71,6 +71,8 @@ def stage_of(trial: FrozenTrial, name: str) -> tuple[int | None, str | None]:
     """(stage index, role) the sampler recorded on ``trial`` for order ``name``."""
     prefix = prefix_of(name)
     index = trial.system_attrs.get(prefix + ROUND_ATTR)
+    if trial.system_attrs.get(prefix + STAGE_ATTR) == EXPLORE:
+        return None, EXPLORE  # an explore round (its references included) belongs to no stage
     return (None if index is None else int(index)), trial.system_attrs.get(prefix + ROLE_ATTR)
 
 

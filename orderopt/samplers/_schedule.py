@@ -58,8 +58,9 @@ LOCAL_STYLES = ("sequential", "rounds")
 # observations: stage index -> {order: score} of that stage's finished evaluations (lower is
 # better; several evaluations of one order in a stage are averaged by the caller). Index -1
 # holds orders the study evaluated without the schedule (enqueued or tried by hand).
-# evaluated: {order: score} of every finished evaluation, wherever it came from: a candidate
-# that another process already evaluated (while exploring) counts as done with that score.
+# evaluated: {order: score of its first finished evaluation}, wherever it came from: a candidate
+# that another process already evaluated (while exploring) counts as done with that score. The
+# first, not the mean: re-evaluations come later and must not change stages already done.
 Observations = Mapping[int, Mapping[Order, float]]
 Evaluated = Mapping[Order, float]
 # items: stage index -> (order, per-item costs, batch id) of that stage's finished evaluations
@@ -452,11 +453,16 @@ class Schedule:
 
     @staticmethod
     def complete(stage: Stage, observations: Observations, evaluated: Evaluated | None = None) -> bool:
-        """Every reference of ``stage`` was evaluated in it, and every candidate in it or anywhere."""
+        """Every candidate of ``stage`` was evaluated (in it or anywhere), and every reference in
+        it, unless none of the candidates was: references only anchor the stage's own runs, so a
+        stage whose candidates were all evaluated elsewhere (or that has none) needs no run. A
+        tournament stage (only references) needs all of them."""
         seen = observations.get(stage.index, {})
         evaluated = evaluated or {}
-        return (all(o in seen or o in evaluated for o in stage.candidates)
-                and all(o in seen for o in stage.references))
+        if not all(o in seen or o in evaluated for o in stage.candidates):
+            return False
+        ran_here = stage.kind == "tournament" or any(o in seen for o in stage.candidates)
+        return not ran_here or all(o in seen for o in stage.references)
 
     def trace(self, observations: Observations, study_orders: Sequence[Order] = (),
               evaluated: Evaluated | None = None, items: ItemRows | None = None) -> Stage | None:

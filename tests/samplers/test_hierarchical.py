@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -238,3 +239,62 @@ def test_rounds_stop_when_gains_are_within_noise():
 
     assert local_rounds(0.02) == {"local-1", "local-2"}
     assert len(local_rounds(0.0)) > 2
+
+
+def _run_batches(explore_while_held: bool) -> list[tuple[str, tuple]]:
+    """Drive ``sampler.batch`` as the mixture search does, optionally with another "process"
+    exploring (and finishing its round first) while each stage is held. Explore rounds score
+    their references on another scale (+100), as a separate mixture run may."""
+    sizes = (3, 3)
+    sampler = HierarchicalOrderSampler(seed=0, local="rounds", population=6, round_size=6, references=2,
+                                       tournament_size=3, patience=1)
+    study = optuna.create_study(sampler=sampler)
+    storage = study._storage
+
+    runs = itertools.count()
+
+    def cost(order):  # each evaluation differs a little, as runs do
+        return float(kendall_tau_distance(order, (2, 0, 5, 1, 4, 3))) + (next(runs) * 7 % 5)
+
+    def claim(plan):
+        before = len(study.trials)
+        for order, role in zip(plan.orders, plan.roles):
+            params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes)
+            study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING, params=params, distributions=dists,
+                                                      user_attrs=user, system_attrs=system))
+        return study.trials[before:]
+
+    def explore_round():
+        with sampler.batch(study, 6, blocks=sizes) as other:
+            assert other is not None and other.stage == "explore"
+            for t, role in zip(claim(other), other.roles):
+                value = cost(tuple(t.user_attrs["order"])) + (100.0 if role == "reference" else 0.0)
+                storage.set_trial_state_values(t._trial_id, TrialState.COMPLETE, [value])
+
+    stages = []
+    for _ in range(40):
+        with sampler.batch(study, 6, blocks=sizes, explore=False) as plan:
+            held = claim(plan) if plan is not None else None
+        if held is None:
+            break
+        stages.append((plan.stage, tuple(sorted(plan.orders))))
+        if explore_while_held:
+            explore_round()
+        for t in held:
+            storage.set_trial_state_values(t._trial_id, TrialState.COMPLETE, [cost(tuple(t.user_attrs["order"]))])
+    assert sampler.stage_status(study).stage == "explore"
+    for _ in range(3):  # re-evaluations of the best orders (on another scale) after the schedule ...
+        explore_round()
+    assert sampler.stage_status(study).stage == "explore"  # ... leave it done
+    return stages
+
+
+def test_explore_rounds_do_not_change_the_schedule():
+    """Workers explore while another holds the current stage. Their rounds' references belong to
+    no stage: when they counted as the held stage's observations, a stage (here the empty
+    global-3) completed only through them, and stages could complete without their own trials
+    (a worker test once ended without tournament-2). A stage with no candidates needs no run."""
+    for explore in (False, True):
+        labels = [label for label, _ in _run_batches(explore_while_held=explore)]
+        assert labels[:2] == ["global-1", "global-2"]  # global-3 has no candidates: skipped, not stuck
+        assert labels[-2:] == ["tournament-1", "tournament-2"] and len(set(labels)) == len(labels)

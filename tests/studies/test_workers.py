@@ -47,7 +47,7 @@ def test_three_workers_complete_the_search_without_repeats(pg_study):
     stages = {t.system_attrs["orderopt:stage"] for t in trials}
     # a middle stage may hold no trial of its own: its candidates can all have been evaluated
     # already by workers exploring while another held the stage (they count as done)
-    assert "global-1" in stages and "tournament-1" in stages  # tournament-2 missing under load: see issue note
+    assert {"global-1", "tournament-1", "tournament-2"} <= stages
     assert any(s.startswith("local-") for s in stages)
     status = study.sampler.stage_status(study)
     assert status.stage == "explore"  # the whole schedule was evaluated
