@@ -183,20 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """``orderopt tasks``: list the built-in tasks with their formulas and named orders."""
+    from orderopt.presets import TASK_RECIPES
     from orderopt.tasks import list_tasks
 
     for task in list_tasks():
         orders = ", ".join(task.known_orders())
         print(f"{task.name:<9} {task.formula}")
         print(f"{'':<9} vocab {task.vocab_size}, default L={task.length}; orders: {orders}")
+        for (preset, name), (fields, why) in TASK_RECIPES.items():
+            if name == task.name:
+                print(f"{'':<9} preset {preset}: {why}")
     print("\nUser tasks: --task data.npz | data.jsonl ({'input': [...], 'target': [...]}) | module:function")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``orderopt train``: full training on each ``--order``, exact-match success, optional saved models."""
-    from orderopt.presets import get_preset
     from pathlib import Path
+
+    from orderopt.presets import preset_for
 
     from orderopt.training import with_overrides, write_output_dir
     from orderopt.training_pool import plan_jobs, train_each
@@ -204,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_jobs(args.jobs, "--jobs")
     task = _task_from_args(args)
     orders = [(name, task.parse_order(name)) for name in (args.order or ["forward"])]
-    preset = get_preset(args.preset)
+    preset = preset_for(args.preset, task)
     config = with_overrides(
         preset.final_train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device
     ).check()
@@ -263,7 +268,7 @@ def parse_order_list(text: str, task) -> list[tuple[str, tuple[int, ...]]]:
 def cmd_profile(args: argparse.Namespace) -> int:
     """``orderopt profile``: rank candidate orders by one short training run."""
     from orderopt.orders import random_orders
-    from orderopt.presets import get_preset
+    from orderopt.presets import preset_for
     from orderopt.profiling import config_from_preset, profile
 
     if args.random < 0:
@@ -275,7 +280,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     candidates = list(dict.fromkeys(o for _, o in named))
     if args.random:
         candidates += random_orders(task.length, args.random, args.seed, exclude=candidates)
-    preset = get_preset(args.preset)
+    preset = preset_for(args.preset, task)
     config = config_from_preset(
         preset, mode=args.mode, signal=args.signal, val_per_order=args.val_per_order,
         steps=args.steps, seed=args.seed, device=args.device,

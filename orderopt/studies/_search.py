@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.orders import Order
-from orderopt.presets import get_preset
+from orderopt.presets import preset_for
 from orderopt.profiling import ProfileConfig, ProfileResult, config_from_preset, profile
 from orderopt.pruners import StageRankPruner
 from orderopt.samplers import (
@@ -104,9 +104,9 @@ def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, 
     return [(o, v, n) for _, o, v, n in ranked[:top]]
 
 
-def _profile_config(spec: StudySpec, device: str | None, seed: int | None = None) -> ProfileConfig:
+def _profile_config(spec: StudySpec, task: Task, device: str | None, seed: int | None = None) -> ProfileConfig:
     return config_from_preset(
-        get_preset(spec.preset), mode="mixture" if spec.mode == "mixture" else "separate",
+        preset_for(spec.preset, task), mode="mixture" if spec.mode == "mixture" else "separate",
         signal=spec.signal, steps=spec.steps, val_per_order=spec.val_per_order,
         seed=spec.seed if seed is None else seed, device=device,
     )
@@ -212,9 +212,9 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
     tournament = plan.stage.startswith("tournament")
     if tournament:  # another profile seed (and with it other data and initialisation) per run
         j = int(plan.stage.split("-")[1])
-        config, run_splits = _profile_config(spec, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
+        config, run_splits = _profile_config(spec, task, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
     else:
-        config, run_splits = _profile_config(spec, device), splits
+        config, run_splits = _profile_config(spec, task, device), splits
 
     def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
         _bulk.report(study, {ids[o]: v for o, v in losses.items()}, step)
@@ -263,7 +263,7 @@ def search(
     ``on_start(stage, orders)`` is called before and ``on_round(info)`` after every round."""
     spec = read_spec(study).resolved()
     task = task_of(study)
-    config = _profile_config(spec, device)
+    config = _profile_config(spec, task, device)
     tc = config.train
     splits = task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed)
     sizes = layout_sizes(task.length, spec.blocks)

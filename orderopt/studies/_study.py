@@ -10,7 +10,7 @@ from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
 from orderopt.errors import ConfigError
-from orderopt.presets import get_preset
+from orderopt.presets import get_preset, preset_for
 from orderopt.pruners import StageRankPruner
 from orderopt.samplers import HierarchicalOrderSampler, layout_sizes
 from orderopt.storage import get_storage
@@ -54,7 +54,7 @@ def pruner_for(spec: StudySpec) -> BasePruner:
     ``none``: keep every order to the end."""
     if spec.resolved().pruning == "none":
         return optuna.pruners.NopPruner()
-    steps = spec.steps or get_preset(spec.preset).profile_train.total_steps()
+    steps = spec.steps or preset_for(spec.preset, str(spec.task.get("name", ""))).profile_train.total_steps()
     return StageRankPruner(fraction=0.5, min_trials=4, warmup_steps=steps // 2)
 
 

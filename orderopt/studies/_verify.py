@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 
 from orderopt.orders import Order, format_order, random_orders
-from orderopt.presets import get_preset
+from orderopt.presets import preset_for
 from orderopt.studies._search import best_orders
 from orderopt.studies._spec import read_spec
 from orderopt.studies._study import task_of
@@ -57,7 +57,7 @@ def verify(
     :mod:`orderopt.training_pool`)."""
     spec = read_spec(study)
     task = task_of(study)
-    preset = get_preset(spec.preset)
+    preset = preset_for(spec.preset, task)
     config = with_overrides(preset.final_train, seed=spec.seed, device=device)
     ranked = best_orders(study, top=len(study.trials))  # tournament first, then by comparable score
     found = ranked[:top]

@@ -1,0 +1,48 @@
+"""Presets and per-task recipes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from orderopt.cli import main
+from orderopt.errors import ConfigError
+from orderopt.presets import PRESETS, TASK_RECIPES, get_preset, preset_for
+from orderopt.tasks import make_task
+
+
+@pytest.fixture
+def square_recipe(monkeypatch):
+    tiny = get_preset("tiny")
+    fields = {"final_train": replace(tiny.final_train, steps=7)}
+    monkeypatch.setitem(TASK_RECIPES, ("tiny", "square"), (fields, "7 steps, for this test"))
+    return fields
+
+
+def test_a_task_without_recipe_gets_the_preset():
+    assert preset_for("tiny", make_task("relu", 4)) is PRESETS["tiny"]
+    assert preset_for("TINY", "relu") is PRESETS["tiny"]
+
+
+def test_the_recipe_applies_to_the_task_and_its_scrambled_versions(square_recipe):
+    for task in (make_task("square", 4), make_task("square", 6, scramble=3), "square"):
+        chosen = preset_for("tiny", task)
+        assert chosen.final_train.total_steps() == 7
+        assert chosen.profile_train == PRESETS["tiny"].profile_train  # only what the recipe names changes
+        assert "7 steps, for this test" in chosen.description
+    assert preset_for("cpu", "square") is PRESETS["cpu"]  # recipes are per preset
+
+
+def test_train_uses_the_recipe_and_tasks_prints_it(square_recipe, capsys):
+    assert main(["train", "--task", "square", "--length", "4", "--preset", "tiny", "--quiet"]) == 0
+    assert "7 steps" in capsys.readouterr().out
+    assert main(["train", "--task", "square", "--length", "4", "--preset", "tiny", "--steps", "5", "--quiet"]) == 0
+    assert "5 steps" in capsys.readouterr().out  # a flag still wins
+    assert main(["tasks"]) == 0
+    assert "preset tiny: 7 steps, for this test" in capsys.readouterr().out
+
+
+def test_unknown_preset_is_one_clear_error():
+    with pytest.raises(ConfigError, match="unknown preset 'big'; choose one of tiny, cpu, paper"):
+        preset_for("big", "prod")
