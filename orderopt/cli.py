@@ -190,7 +190,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         orders = ", ".join(task.known_orders())
         print(f"{task.name:<9} {task.formula}")
         print(f"{'':<9} vocab {task.vocab_size}, default L={task.length}; orders: {orders}")
-        for (preset, name), (fields, why) in TASK_RECIPES.items():
+        for (preset, name), (_, why) in TASK_RECIPES.items():
             if name == task.name:
                 print(f"{'':<9} preset {preset}: {why}")
     print("\nUser tasks: --task data.npz | data.jsonl ({'input': [...], 'target': [...]}) | module:function")
@@ -202,7 +202,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from orderopt.presets import preset_for
-
     from orderopt.training import with_overrides, write_output_dir
     from orderopt.training_pool import plan_jobs, train_each
 
