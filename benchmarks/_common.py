@@ -62,7 +62,9 @@ class RunCache:
     """Finished runs of a benchmark, one JSON line each in ``results/<name>.jsonl``: an interrupted
     benchmark resumes where it stopped, and the committed file is the raw data behind its table.
 
-    A run is identified by the values of ``key_fields`` in its record."""
+    A run is identified by the values of ``key_fields`` in its record; when a run is recomputed
+    (``refresh``) the new record is appended and, being later in the file, wins on load, so the
+    file keeps the superseded one as history."""
 
     def __init__(self, name: str, key_fields: tuple[str, ...]) -> None:
         self.path = RESULTS / f"{name}.jsonl"
@@ -81,10 +83,11 @@ class RunCache:
         """The cached record of the run with these key fields, if any."""
         return self.records.get(self._key(fields))
 
-    def run(self, fields: dict, compute) -> dict:
-        """The cached record, or ``{**fields, **compute()}`` computed now and appended to the file."""
+    def run(self, fields: dict, compute, *, refresh: bool = False) -> dict:
+        """The cached record, or ``{**fields, **compute()}`` computed now (always, with ``refresh``)
+        and appended to the file."""
         key = self._key(fields)
-        if key not in self.records:
+        if refresh or key not in self.records:
             rec = {**fields, **compute()}
             RESULTS.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as fh:

@@ -3,6 +3,7 @@
 Run:  python benchmarks/discovery.py                  # all cells and methods, 2 cells at a time
       python benchmarks/discovery.py --cells square:8:0:0 --methods v2
       python benchmarks/discovery.py --table-only      # rewrite the table from the cache
+      python benchmarks/discovery.py --cells cubic:8:2:0 --methods v2 --rerun   # search again (new code)
 Writes benchmarks/results/discovery.md; every search, profile and training is cached in
 benchmarks/results/discovery.jsonl, so an interrupted run resumes where it stopped. Studies are
 kept in benchmarks/.cache/ (not committed).
@@ -202,8 +203,8 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> 
     return cache.run(fields, train_it)["success"]
 
 
-def run_cell(args: tuple[str, tuple[str, ...], int]) -> None:
-    cell, methods, threads = args
+def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
+    cell, methods, threads, rerun = args
     c = parse_cell(cell)
     cache = RunCache("discovery", KEY)
     friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
@@ -213,7 +214,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int]) -> None:
             continue
         fields = {"kind": "search", "method": method, **c}
         if method == "v2":
-            rec = cache.run(fields, lambda: run_v2(c, threads))
+            rec = cache.run(fields, lambda: run_v2(c, threads), refresh=rerun)
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:
@@ -295,11 +296,14 @@ def main() -> None:
     ap.add_argument("--methods", default="v2,random,v1")
     ap.add_argument("--jobs", type=int, default=2, help="cells at a time (each with cores/jobs torch threads)")
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--rerun", action="store_true",
+                    help="search the cells' v2 again with the current code (the old record stays in the "
+                         ".jsonl as history; the table shows the newest, labelled with its commit)")
     args = ap.parse_args()
     cells, methods = args.cells.split(","), tuple(args.methods.split(","))
     if not args.table_only:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
-        work = [(cell, methods, threads) for cell in cells]
+        work = [(cell, methods, threads, args.rerun) for cell in cells]
         if args.jobs == 1:
             for item in work:
                 run_cell(item)
