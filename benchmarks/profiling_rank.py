@@ -19,7 +19,7 @@ from _common import RunCache, write_table
 from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
-from orderopt.presets import get_preset
+from orderopt.presets import get_preset, preset_for
 from orderopt.profiling import config_from_preset, profile
 from orderopt.tasks import ScrambledTask, make_task
 from orderopt.training import success_rate, train
@@ -52,7 +52,8 @@ def rank_check(args: argparse.Namespace) -> None:
         for signal in args.signals.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
                 for shape, steps in ((m, st) for m in shapes for st in step_list):
-                    config = config_from_preset(preset, signal=signal, seed=seed, steps=steps)
+                    # the task's own recipe (e.g. prod's longer profiles) unless --steps says otherwise
+                    config = config_from_preset(preset_for(preset.name, task), signal=signal, seed=seed, steps=steps)
                     if shape == "final":  # the final model's shape as profile model
                         config = replace(config, model=preset.final_model)
                     orders = candidates(task, seed)
@@ -146,7 +147,8 @@ def main() -> None:
     ap.add_argument("--signals", default="index")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--preset", default="cpu")
-    ap.add_argument("--steps", default=None, help="profile steps, comma-separated for several (default: the preset's)")
+    ap.add_argument("--steps", default=None, help="profile steps, comma-separated for several (default: the "
+                    "preset's, with the task's recipe: orderopt.presets.preset_for)")
     ap.add_argument("--scramble", type=int, default=None, help="relabel every task's targets by this seed; the "
                     "friendly order (relabelled forward) then takes forward's place")
     ap.add_argument("--profile-model", default="profile",
