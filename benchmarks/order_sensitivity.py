@@ -65,7 +65,7 @@ def main() -> None:
     cache = RunCache(args.name, KEY)
     for name, length, window in cases:
         task = make_task(name, length, window=window)
-        chosen = preset if args.no_task_defaults else preset_for(preset.name, task.name)
+        chosen = preset if args.no_task_defaults else preset_for(preset.name, task)
         shape, config = chosen.final_model, chosen.final_train
         if args.model:
             shape = ModelShape(*(int(v) for v in args.model.split(",")))

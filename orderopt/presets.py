@@ -6,6 +6,7 @@ larger *final* model (full training that verifies an order).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from orderopt.engine import TrainConfig
@@ -64,14 +65,34 @@ def get_preset(name: str) -> Preset:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
+def _index_recipe(task) -> dict:
+    """index with a window d >= 4 needs 4000 steps to learn even forward (d = 4, L = 12: 0.184 after
+    1500 steps, 1.000 after 4000); d = 2 keeps the preset's 1500."""
+    if getattr(task, "window", 2) >= 4:
+        return {"final_train": replace(PRESETS["cpu"].final_train, steps=4_000)}
+    return {}
+
+
 # Per-task changes to a preset, where the preset's own settings do not separate the task's orders
-# (measured: benchmarks/results/profile_length.md, training_recipe.md). Keys: (preset, task name);
-# values: the fields of Preset to replace and why.
-TASK_RECIPES: dict[tuple[str, str], tuple[dict, str]] = {
+# (measured: benchmarks/results/profile_length.md, training_recipe.md, order_sensitivity.md).
+# Keys: (preset, task name); values: the fields of Preset to replace (or a function of the task
+# that returns them, for recipes that depend on the task's options) and why.
+TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]] = {
     ("cpu", "prod"): (
         {"profile_train": replace(PRESETS["cpu"].profile_train, steps=1_200)},
         "profiles of 1200 steps (at 600 all orders still look alike: lsd-first ranked 40th of 128 "
         "at L = 6, 1st at 1200; benchmarks/results/profile_length.md)",
+    ),
+    ("cpu", "relu"): (
+        {"final_train": replace(PRESETS["cpu"].final_train, steps=500)},
+        "full trainings of 500 steps (forward is learned by then, reverse is not: L = 20 forward 0.992, "
+        "reverse 0.035; at 1500 steps this model learns reverse too, 0.528; "
+        "benchmarks/results/order_sensitivity.md)",
+    ),
+    ("cpu", "index"): (
+        _index_recipe,
+        "full trainings of 4000 steps for windows d >= 4 (after 1500 steps forward is not learned: "
+        "d = 4, L = 12 0.184; after 4000, 1.000 vs reverse 0.185; benchmarks/results/order_sensitivity.md)",
     ),
 }
 
@@ -79,7 +100,8 @@ TASK_RECIPES: dict[tuple[str, str], tuple[dict, str]] = {
 def preset_for(name: str, task) -> Preset:
     """Preset ``name`` with the per-task recipe of ``task`` (a task or a task name) applied, if
     there is one. A scrambled task uses the recipe of the task it relabels: relabelling changes
-    which order is friendly, not how hard the task is to learn."""
+    which order is friendly, not how hard the task is to learn. A recipe that depends on the
+    task's options applies only when the task itself (not its name) is given."""
     while getattr(task, "base", None) is not None:
         task = task.base
     task_name = task if isinstance(task, str) else task.name
@@ -88,4 +110,8 @@ def preset_for(name: str, task) -> Preset:
     if recipe is None:
         return preset
     fields, why = recipe
+    if callable(fields):
+        fields = {} if isinstance(task, str) else fields(task)
+    if not fields:
+        return preset
     return replace(preset, description=f"{preset.description}; {task_name}: {why}", **fields)

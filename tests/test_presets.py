@@ -46,3 +46,12 @@ def test_train_uses_the_recipe_and_tasks_prints_it(square_recipe, capsys):
 def test_unknown_preset_is_one_clear_error():
     with pytest.raises(ConfigError, match="unknown preset 'big'; choose one of tiny, cpu, paper"):
         preset_for("big", "prod")
+
+
+def test_a_recipe_can_depend_on_the_task_options():
+    cpu = PRESETS["cpu"]
+    wide = preset_for("cpu", make_task("index", 8, window=4))
+    assert wide.final_train.total_steps() == 4_000 and "d >= 4" in wide.description
+    assert preset_for("cpu", make_task("index", 8, window=4, scramble=1)).final_train.total_steps() == 4_000
+    assert preset_for("cpu", make_task("index", 8, window=2)) is cpu  # the recipe returns no change
+    assert preset_for("cpu", "index") is cpu  # a name alone does not say the window
