@@ -21,7 +21,9 @@ def machine() -> str:
         import torch
 
         dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-        tv = f"torch {torch.__version__}, {dev}"
+        # "AMD EPYC" has named hosts of different speed (one step of the cpu preset's final model:
+        # 54 ms on one, 150 ms on another with AVX2); record the vector unit torch dispatches to.
+        tv = f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), {dev}"
     except ImportError:
         tv = "torch not installed"
     cpu = platform.processor() or platform.machine()
@@ -31,6 +33,32 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {tv}, numpy {np.__version__}"
+
+
+def host_notes(records: list[dict], label=None) -> str:
+    """A sentence naming the host of every row made elsewhere than this machine (records keep the
+    ``machine`` they ran on; older records without one ran on an unrecorded earlier host), so one
+    table can mix hosts of different speed without misleading. ``label(rec)`` names a row; rows are
+    numbered from 1 when ``label`` is None."""
+    here = machine()
+    away: dict[str, list[str]] = {}
+    for number, rec in enumerate(records, 1):
+        host = rec.get("machine", "an earlier host (not recorded)")
+        if host != here:
+            away.setdefault(host, []).append(label(rec) if label else number)
+    return " ".join(f"{_spans(rows)}: ran on {host}." for host, rows in away.items())
+
+
+def _spans(labels: list) -> str:
+    """``rows 1-9, 12`` for row numbers, the labels joined otherwise."""
+    if not all(isinstance(v, int) for v in labels):
+        return ", ".join(map(str, labels))
+    spans, start = [], labels[0]
+    for prev, cur in zip(labels, labels[1:] + [None]):
+        if cur != prev + 1:
+            spans.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = cur
+    return ("row " if len(labels) == 1 else "rows ") + ", ".join(spans)
 
 
 def command_line() -> str:

@@ -34,7 +34,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import RunCache, write_table
+from _common import RunCache, host_notes, machine, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -107,7 +107,7 @@ def run_v2(c: dict, threads: int) -> dict:
     found = best_orders(study, 1)[0][0]
     orders = {tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}
     return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials),
-            "commit": _commit()}
+            "commit": _commit(), "machine": machine()}
 
 
 def _commit() -> str:
@@ -146,7 +146,7 @@ def run_v1(c: dict, threads: int) -> dict:
     best = min(done, key=lambda t: (t.value, t.number))  # v1's found #1: its best trial
     return {"found": list(best.user_attrs["order"]), "seconds": seconds,
             "orders": len({tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}),
-            "trials": len(study.trials)}
+            "trials": len(study.trials), "machine": machine()}
 
 
 def calibrate(c: dict, threads: int, cache: RunCache) -> tuple[float, float]:
@@ -176,7 +176,8 @@ def _profile_random(c: dict, count: int, threads: int, seed: int) -> dict:
     start = time.perf_counter()
     result = profile(task, orders, config_from_preset(get_preset("cpu"), seed=c["seed"]), progress=False)
     best = result.ranking()[0][1]
-    return {"found": list(best), "seconds": time.perf_counter() - start, "orders": count, "trials": 0}
+    return {"found": list(best), "seconds": time.perf_counter() - start, "orders": count, "trials": 0,
+            "machine": machine()}
 
 
 def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) -> dict:
@@ -198,7 +199,7 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> 
         task, preset = cell_task(c), get_preset("cpu")
         result = train(task, order, preset.final_model, preset.final_train, progress=False)
         rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, order)
-        return {"success": rep.success_rate, "seconds": result.seconds}
+        return {"success": rep.success_rate, "seconds": result.seconds, "machine": machine()}
 
     return cache.run(fields, train_it)["success"]
 
@@ -238,7 +239,7 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
     from orderopt.orders import format_order, kendall_tau_distance
 
     cache = RunCache("discovery", KEY)
-    rows, rates, minutes = [], {m: [0, 0] for m in methods}, {}
+    rows, rates, minutes, hosted = [], {m: [0, 0] for m in methods}, {}, []
     for cell in cells:
         c = parse_cell(cell)
         friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
@@ -259,6 +260,8 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
                 rates[method][0] += found_ok
                 rates[method][1] += 1
             minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
+            if "machine" in rec:  # recorded since session 8; earlier rows ran on the earlier host
+                hosted.append(rec)
             scramble = "-" if c["scramble"] is None else c["scramble"]
             label = f"{method} ({rec.get('commit', FIRST_COMMIT)})" if method == "v2" else method
             rows.append([label, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
@@ -282,11 +285,17 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
         f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). A cell whose friendly order trains "
         f"to less than {LEARNABLE} is `n/a` and left out of the rates: the final model cannot learn the task at "
         "all, so no order can be told from another. Search minutes are wall time without "
-        "verification; two cells ran at a time, each with one torch thread, on the 2-core machine. `random` "
+        "verification; the v2 cells ran two at a time, each with one torch thread, on the 2-core machine (the "
+        "random rows with a recorded host, below, ran one at a time with two). `random` "
         "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell. "
         f"The v2 label names the commit that searched: {FIRST_COMMIT} ran search schedule version 2, whose local "
         "rounds stopped only when the best order stopped changing (on a flat profile, e.g. scrambled delay, they "
-        "never did); later commits run version 3 (a new best must gain 2%).",
+        "never did); later commits run version 3 (a new best must gain 2%). Rows made before hosts were "
+        "recorded ran on one earlier host; "
+        "`random` sets N from two calibration profiles cached per task and L, made on whichever host first "
+        "needed them, so N matches v2's wall time only as well as that host matches the one v2 ran on; its "
+        "minutes are measured where it ran. "
+        + host_notes(hosted, lambda r: f"{r['method']} {r['task']} L={r['L']} scramble {r['scramble']}"),
     )
 
 

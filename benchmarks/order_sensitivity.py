@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from _common import RunCache, write_table
+from _common import RunCache, host_notes, machine, write_table
 
 from orderopt.model import ModelShape
 from orderopt.presets import get_preset, preset_for
@@ -82,30 +82,45 @@ def main() -> None:
                 order = task.parse_order(order_name)
                 result = train(task, order, shape, config, splits=splits, progress=False)
                 rep = success_rate(result.model, splits.x_test, splits.y_test, order)
+                n = len(splits.x_test)  # as many training samples: learned-but-not-generalised vs not learned
+                fit = success_rate(result.model, splits.x_train[:n], splits.y_train[:n], order)
                 return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
-                        "val_loss": result.curve[-1][1], "seconds": result.seconds}
+                        "position_acc": [round(a, 3) for a in rep.position_accuracy],
+                        "train_success": fit.success_rate, "val_loss": result.curve[-1][1], "seconds": result.seconds,
+                        "machine": machine()}
 
             rec = cache.run(fields, train_it)
             print(_row(rec), flush=True)
-    rows = [_row(rec) for rec in cache.records.values()]  # every cached run, in the order they were made
+    records = list(cache.records.values())  # every cached run, in the order they were made
+    rows = [_row(rec) for rec in records]
     path = write_table(
         args.name,
         f"Order sensitivity: exact-match success, preset {preset.name} (and per-task defaults)",
-        ["task", "L", "d", "order", "steps", "settings", "success", "mean position acc.", "final val loss", "train s"],
+        ["task", "L", "d", "order", "steps", "seed", "settings", "success", "train-split success", "mean position acc.",
+         "accuracy of y_0 .. y_L-1", "final val loss", "train s"],
         rows,
         notes=f"Preset final model: {preset.final_model}; 'settings' lists what differs from it and from the preset's "
         f"training ({preset.final_train.total_steps()} steps, lr {preset.final_train.lr}, batch "
         f"{preset.final_train.batch_size}, n_train {preset.final_train.n_train}). Success = all L targets right on "
-        "the test samples (greedy). d: the index task's window (- = its default, 2). Rows are cached in the .jsonl next to this file (delete it to recompute); "
-        "'train s' is wall time and depends on what else the machine was running.",
+        "the test samples (greedy); train-split success is the same on as many training samples (equal to "
+        "success: the model generalises what it fits; both low: it has not fitted the task). Accuracy of "
+        "y_i is by canonical position (-: run made before these columns existed). d: the index task's window (- = its default, 2). Rows are cached in the .jsonl next to this file (delete it to recompute); "
+        "'train s' is wall time and depends on what else the machine was running. "
+        + host_notes(records),
     )
     print(f"wrote {path}")
 
 
 def _row(rec: dict) -> list[object]:
     settings = ", ".join(f"{k}={v}" for k, v in (rec.get("settings") or {}).items()) or "-"
-    return [rec["task"], rec["L"], rec.get("window") or "-", rec["order"], rec["steps"], settings,
-            f"{rec['success']:.3f}", f"{rec['mean_acc']:.3f}", f"{rec['val_loss']:.3f}", f"{rec['seconds']:.0f}"]
+    return [rec["task"], rec["L"], rec.get("window") or "-", rec["order"], rec["steps"], rec["seed"], settings,
+            f"{rec['success']:.3f}", _maybe(rec.get("train_success")), f"{rec['mean_acc']:.3f}",
+            " ".join(f"{a:.2f}" for a in rec["position_acc"]) if "position_acc" in rec else "-",
+            f"{rec['val_loss']:.3f}", f"{rec['seconds']:.0f}"]
+
+
+def _maybe(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":

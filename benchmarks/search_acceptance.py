@@ -7,18 +7,52 @@ file `storage/orderopt.db`, the same one `orderopt search` uses), so the studies
 `orderopt search --task square --length 8 --seed S --verify` are resumed, not recomputed: the
 search stops when its schedule is done and the verification skips orders it already trained.
 Writes benchmarks/results/search_<task>_L<L>.md. Search time is the span from the first
-trial's start to the last trial's end, read from storage.
+trial's start to the last trial's end, read from storage. Every seed's row is cached in
+results/search_<task>_L<L>.jsonl (by preset, seed and the verification counts), so seeds run by
+separate commands fill one table and a finished seed is not searched again.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from _common import write_table
+from _common import RunCache, host_notes, machine, write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.studies import best_orders, create_study, read_verification, search, verify
 from orderopt.tasks import make_task
+
+
+KEY = ("preset", "seed", "verify_top", "verify_random")
+
+
+def search_seed(task, args, seed: int) -> dict:
+    """Search (resuming the seed's study if it exists), verify, and return the row's values."""
+    forward = task.parse_order("forward")
+    study = create_study(task, storage=args.storage, preset=args.preset, seed=seed)
+    search(study, progress=False)
+    if not args.no_verify:
+        verify(study, top=args.verify_top, n_random=args.verify_random, progress=False)
+    trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]
+    span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
+    ver = {r.label: r.success for r in read_verification(study)}
+    order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
+    return {"search_min": round(span / 60, 2), "orders": len(trials), "found": list(order),
+            "kendall_to_forward": kendall_tau_distance(order, forward), "success": ver, "machine": machine()}
+
+
+def row_of(rec: dict) -> list:
+    """A table row from a cached seed record."""
+    ver = rec["success"]
+
+    def success(label: str) -> str:
+        return f"{ver[label]:.3f}" if label in ver else "-"
+
+    found = [success(f"found #{i}") for i in range(1, rec["verify_top"] + 1)]
+    randoms = [success(f"random:{i}") for i in range(rec["verify_random"])]
+    return [rec["seed"], f"{rec['search_min']:.1f}", rec["orders"], format_order(rec["found"]),
+            rec["kendall_to_forward"], " / ".join(found) or "-", success("forward"), success("reverse"),
+            " / ".join(randoms) or "-"]
 
 
 def main() -> None:
@@ -33,35 +67,22 @@ def main() -> None:
     ap.add_argument("--no-verify", action="store_true")
     args = ap.parse_args()
     task = make_task(args.task, args.length)
-    forward = task.parse_order("forward")
-    rows = []
+    cache = RunCache(f"search_{args.task}_L{args.length}", KEY)
     for seed in (int(s) for s in args.seeds.split(",")):
-        study = create_study(task, storage=args.storage, preset=args.preset, seed=seed)
-        search(study, progress=False)
-        if not args.no_verify:
-            verify(study, top=args.verify_top, n_random=args.verify_random, progress=False)
-        trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]
-        span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-        ver = {r.label: r for r in read_verification(study)}
-        order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
-
-        def success(label: str) -> str:
-            return f"{ver[label].success:.3f}" if label in ver else "-"
-
-        found = [success(f"found #{i}") for i in range(1, args.verify_top + 1)]
-        randoms = [success(f"random:{i}") for i in range(args.verify_random)]
-        rows.append([seed, f"{span / 60:.1f}", len(trials), format_order(order), kendall_tau_distance(order, forward),
-                     " / ".join(found), success("forward"), success("reverse"), " / ".join(randoms) or "-"])
-        print(" | ".join(map(str, rows[-1])), flush=True)
+        fields = {"preset": args.preset, "seed": seed, "verify_top": 0 if args.no_verify else args.verify_top,
+                  "verify_random": 0 if args.no_verify else args.verify_random}
+        rec = cache.run(fields, lambda: search_seed(task, args, seed))
+        print(" | ".join(map(str, row_of(rec))), flush=True)
+    recs = sorted((r for r in cache.records.values() if r["preset"] == args.preset), key=lambda r: r["seed"])
     write_table(
         f"search_{args.task}_L{args.length}",
         f"Order search from random initialisation ({task.describe()}, preset {args.preset}, mixture rounds)",
         ["seed", "search min", "orders profiled", "found #1", "Kendall distance to forward", "success found #1..",
          "forward", "reverse", "random baselines"],
-        rows,
-        notes="Success = exact match on the test split after full training of the preset's final model "
-        "(`verify`). Search minutes include waiting for the CPU: these runs shared the 2-core machine with "
-        "other benchmarks.",
+        [row_of(rec) for rec in recs],
+        notes=host_notes(recs, lambda r: f"seed {r['seed']}") + " Success = exact match on the test split "
+        "after full training of the preset's final model (`verify`). Search minutes are wall time on this machine (they include any wait for the CPU when "
+        "another job ran beside the search). Rows are cached in the .jsonl next to this file.",
     )
 
 
