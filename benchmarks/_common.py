@@ -6,8 +6,10 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+@lru_cache(maxsize=1)
 def machine() -> str:
     """One line: CPU, cores, torch build and device (GPU name when CUDA is used)."""
     try:
@@ -33,6 +36,12 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {tv}, numpy {np.__version__}"
+
+
+def commit() -> str:
+    """Short hash of the checked-out commit: records name the code that made them."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=RESULTS.parent,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def host_notes(records: list[dict], label=None) -> str:

@@ -34,7 +34,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import RunCache, host_notes, machine, write_table
+from _common import RunCache, commit, host_notes, machine, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -107,12 +107,7 @@ def run_v2(c: dict, threads: int) -> dict:
     found = best_orders(study, 1)[0][0]
     orders = {tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}
     return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials),
-            "commit": _commit(), "machine": machine()}
-
-
-def _commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip()
+            "commit": commit(), "machine": machine()}
 
 
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)

@@ -4,6 +4,8 @@ Run:  python benchmarks/order_sensitivity.py [--preset cpu] [--length 8] [--task
       python benchmarks/order_sensitivity.py --cases prod:6,relu:16,index:12:4   # task:L[:window]
       python benchmarks/order_sensitivity.py --cases prod:6 --steps 3000 --model 3,4,128,512 \\
           --name training_recipe                                   # measure a training recipe
+      python benchmarks/order_sensitivity.py --cases prod:6 --orders forward --small-operands 0.5 \\
+          --name training_recipe                                   # prod: curriculum over digit counts
 Writes benchmarks/results/<name>.md (default order_sensitivity). Every training is cached in
 results/<name>.jsonl under its task, order, steps, seed and settings (the training and model
 values that differ from the preset's), so an interrupted run resumes; the table lists every
@@ -15,11 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+import numpy as np
+
 from _common import RunCache, host_notes, machine, write_table
 
 from orderopt.model import ModelShape
 from orderopt.presets import get_preset, preset_for
-from orderopt.tasks import TASKS, make_task
+from orderopt.tasks import TASKS, Splits, make_task
 from orderopt.training import success_rate, train, with_overrides
 
 KEY = ("task", "L", "window", "order", "steps", "seed", "settings")
@@ -41,6 +45,22 @@ def settings_of(preset, shape: ModelShape, config) -> dict | None:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(out.items())} or None
 
 
+def small_operand_train(task, splits: Splits, share: float, seed: int) -> Splits:
+    """``prod`` with a curriculum over digit counts: a ``share`` of the training rows get operands
+    of 1..n digits each (uniform, zero-padded) instead of n; validation and test stay uniform."""
+    if task.name != "prod":
+        raise SystemExit(f"--small-operands applies to prod only, not {task.name}")
+    rng = np.random.default_rng([seed, 99])
+    n, d = len(splits.x_train), task.digits
+    digits = rng.integers(1, d + 1, size=(2, n))
+    digits[:, rng.random(n) >= share] = d
+    a, b = (np.floor(rng.random((2, n)) * 10.0 ** digits)).astype(np.int64)
+    powers_msd = 10 ** np.arange(d - 1, -1, -1, dtype=np.int64)
+    x = np.concatenate([(a[:, None] // powers_msd) % 10, (b[:, None] // powers_msd) % 10], axis=1)
+    y = ((a * b)[:, None] // 10 ** np.arange(2 * d, dtype=np.int64)) % 10
+    return dataclasses.replace(splits, x_train=x, y_train=y)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="cpu")
@@ -56,6 +76,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="n_layer,n_head,n_embd,ffn (default: the preset's final model)")
     ap.add_argument("--no-task-defaults", action="store_true",
                     help="ignore the per-task training defaults (orderopt.presets.preset_for)")
+    ap.add_argument("--small-operands", type=float, default=None, metavar="SHARE",
+                    help="prod only: share of training rows with 1..n-digit operands (a curriculum)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="order_sensitivity", help="result file name under benchmarks/results")
     args = ap.parse_args()
@@ -73,12 +95,18 @@ def main() -> None:
                                 n_train=args.n_train, warmup_steps=args.warmup)
         splits = None
         for order_name in args.orders.split(","):
+            settings = settings_of(preset, shape, config)
+            if args.small_operands is not None:
+                settings = {**(settings or {}), "train.small_operands": args.small_operands}
             fields = {"task": name, "L": task.length, "window": window, "order": order_name,
-                      "steps": config.total_steps(), "seed": config.seed, "settings": settings_of(preset, shape, config)}
+                      "steps": config.total_steps(), "seed": config.seed, "settings": settings}
 
             def train_it(task=task, order_name=order_name, shape=shape, config=config) -> dict:
                 nonlocal splits
-                splits = splits or task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+                if splits is None:
+                    splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+                    if args.small_operands is not None:
+                        splits = small_operand_train(task, splits, args.small_operands, config.seed)
                 order = task.parse_order(order_name)
                 result = train(task, order, shape, config, splits=splits, progress=False)
                 rep = success_rate(result.model, splits.x_test, splits.y_test, order)

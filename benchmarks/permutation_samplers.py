@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from _common import RunCache, write_table
+from _common import RunCache, commit, write_table
 from ga_sampler import PermutationGASampler
 from joblib import Parallel, delayed
 from permutation_problems import QAP_NAMES, HiddenOrder, load_qap
@@ -141,6 +141,9 @@ def main() -> None:
     ap.add_argument("--overhead-sizes", default="1000,5000")
     ap.add_argument("--overhead-only", action="store_true")
     ap.add_argument("--no-overhead", action="store_true")
+    ap.add_argument("--refresh", default="", metavar="SAMPLERS",
+                    help="comma-separated samplers whose cached runs are recomputed (after a sampler change); "
+                         "the superseded records stay in the jsonl as history")
     args = ap.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
     problems = args.problems.split(",")
@@ -152,8 +155,12 @@ def main() -> None:
         # interrupted benchmark resumes where it stopped (delete the file to recompute).
         cache = RunCache("permutation_samplers", ("problem", "sampler", "seed", "max_budget"))
         top = max(budgets)
+        refresh = {k for k in args.refresh.split(",") if k}
+        unknown = refresh - set(SAMPLERS)
+        if unknown:
+            ap.error(f"--refresh: unknown sampler(s) {', '.join(sorted(unknown))}; choose from {', '.join(SAMPLERS)}")
         jobs = [(p, k, s) for p in problems for k in kinds for s in range(args.seeds)
-                if cache.get({"problem": p, "sampler": k, "seed": s, "max_budget": top}) is None]
+                if k in refresh or cache.get({"problem": p, "sampler": k, "seed": s, "max_budget": top}) is None]
 
         def run_and_cache(p: str, k: str, s: int) -> tuple[tuple[str, str, int], dict[str, float]]:
             curve = run_one(p, k, s, top)
@@ -162,7 +169,8 @@ def main() -> None:
         for (p, k, s), best in Parallel(n_jobs=args.jobs, verbose=5, return_as="generator")(
             delayed(run_and_cache)(p, k, s) for p, k, s in jobs
         ):
-            cache.run({"problem": p, "sampler": k, "seed": s, "max_budget": top}, lambda best=best: {"best": best})
+            cache.run({"problem": p, "sampler": k, "seed": s, "max_budget": top},
+                      lambda best=best: {"best": best, "commit": commit()}, refresh=k in refresh)
         results = {(p, k, s): {int(b): v for b, v in cache.get({"problem": p, "sampler": k, "seed": s,
                                                                    "max_budget": top})["best"].items()}
                    for p in problems for k in kinds for s in range(args.seeds)}
@@ -194,6 +202,12 @@ def main() -> None:
             "Kendall distance to the secret order (hidden-*; under noise, the true distance of the best "
             "*observed* trial). Bold = best mean in the row."
         )
+        made_at = {k: sorted({rec.get("commit") for rec in cache.records.values() if rec["sampler"] == k} - {None})
+                   for k in kinds}
+        recorded = [f"`{k}` at {', '.join(c)}" for k, c in made_at.items() if c]
+        if recorded:
+            sections.append("Runs re-made with `--refresh` record the commit that made them: " + "; ".join(recorded)
+                            + " (the others predate that record).")
     notes = "\n\n".join(sections)
     if not args.no_overhead:
         sizes = tuple(int(s) for s in args.overhead_sizes.split(","))

@@ -1,10 +1,12 @@
-"""Does loss profiling put the forward order first among 1 + 127 random orders?
+"""Does loss profiling put the forward order first among 1 + 127 (or --others) random orders?
 
 Run:  python benchmarks/profiling_rank.py                       # square L=8,10,12 and relu L=16, seeds 0-2
       python benchmarks/profiling_rank.py --signals none,index --cases square:8,square:10 --seeds 0 --out profiling_signal
       python benchmarks/profiling_rank.py --spearman square:8    # retrain top-8 + 8 random orders
       python benchmarks/profiling_rank.py --cases delay:8:0,delay:8:1,square:8:0 --seeds 0 \
              --steps 600,1200,2400,4800 --out profile_length    # how long until the profile separates
+      python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0 --others 7 --steps 1500 \
+             --profile-model final --out profile_length          # a small mixture: more data per order
 Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearman.md).
 """
 
@@ -25,10 +27,11 @@ from orderopt.tasks import ScrambledTask, make_task
 from orderopt.training import success_rate, train
 
 
-def candidates(task, seed: int) -> list[tuple[int, ...]]:
-    """The task's friendly order (forward, or its relabelling on a scrambled task) and 127 others."""
+def candidates(task, seed: int, others: int = 127) -> list[tuple[int, ...]]:
+    """The task's friendly order (forward, or its relabelling on a scrambled task) and ``others``
+    random ones."""
     first = task.parse_order("friendly") if isinstance(task, ScrambledTask) else identity(task.length)
-    return [first, *random_orders(task.length, 127, seed, exclude=[first])]
+    return [first, *random_orders(task.length, others, seed, exclude=[first])]
 
 
 def _row(rec: dict) -> list:
@@ -36,14 +39,17 @@ def _row(rec: dict) -> list:
     median = float(np.median(others))
     label = rec["task"] if rec.get("scramble") is None else f"{rec['task']} scramble {rec['scramble']}"
     label += f" ({rec['model']} model)" if rec.get("model") else ""
-    return [label, rec["L"], rec["signal"], rec["seed"], rec["steps"], rec["rank"], f"{rec['scores'][0]:.4f}",
+    return [label, rec["L"], rec["signal"], rec["seed"], rec["steps"], len(rec["scores"]), rec["rank"],
+            f"{rec['scores'][0]:.4f}",
             f"{others[0]:.4f}", f"{median:.4f}", f"{100 * (median - others[0]) / median:.1f}%", f"{rec['seconds']:.0f}"]
 
 
 def rank_check(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset)
     step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
-    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model"))
+    # "others" is None for the default 127, so records made before the option existed still match
+    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model", "others"))
+    others = None if args.others == 127 else args.others
     shapes = args.profile_model.split(",")
     for case in args.cases.split(","):
         name, length, *rest = case.split(":")
@@ -56,7 +62,7 @@ def rank_check(args: argparse.Namespace) -> None:
                     config = config_from_preset(preset_for(preset.name, task), signal=signal, seed=seed, steps=steps)
                     if shape == "final":  # the final model's shape as profile model
                         config = replace(config, model=preset.final_model)
-                    orders = candidates(task, seed)
+                    orders = candidates(task, seed, args.others)
 
                     def run(task=task, orders=orders, config=config) -> dict:
                         t0 = time.perf_counter()
@@ -67,7 +73,7 @@ def rank_check(args: argparse.Namespace) -> None:
                     rec = cache.run({"task": name, "L": task.length, "scramble": scramble, "signal": signal,
                                      "seed": seed, "steps": config.train.total_steps(),
                                      "validation": config.validation,
-                                     "model": None if shape == "profile" else shape}, run)
+                                     "model": None if shape == "profile" else shape, "others": others}, run)
                     print(" | ".join(map(str, _row(rec))), flush=True)
     # the table holds every cached run of these cases (any steps and model), so sweeps add up
     wanted = {(c.split(":")[0], int(c.split(":")[1]),
@@ -78,15 +84,15 @@ def rank_check(args: argparse.Namespace) -> None:
     recs = [r for r in cache.records.values() if (r["task"], r["L"], r.get("scramble")) in wanted
             and r["signal"] in signals and r["seed"] in seeds]
     recs.sort(key=lambda r: (cases.index((r["task"], str(r["L"]))), r.get("scramble") or 0, r["signal"],
-                             r.get("model") or "", r["seed"], r["steps"]))
+                             r.get("model") or "", -len(r["scores"]), r["seed"], r["steps"]))
     rows = [_row(r) for r in recs]
-    first = sum(1 for r in rows if r[5] == 1)
+    first = sum(1 for r in rows if r[6] == 1)
     scrambled = args.scramble is not None or any(len(c.split(":")) > 2 for c in args.cases.split(","))
     write_table(
         args.out,
-        f"{'Friendly' if scrambled else 'Forward'}'s rank among 1 + 127 random orders "
+        f"{'Friendly' if scrambled else 'Forward'}'s rank among 1 + N random orders "
         f"(mixture profiling, preset {preset.name}{'' if args.scramble is None else f', scramble {args.scramble}'})",
-        ["task", "L", "signal", "seed", "steps", *(f"{'friendly' if scrambled else 'forward'} {c}"
+        ["task", "L", "signal", "seed", "steps", "orders", *(f"{'friendly' if scrambled else 'forward'} {c}"
                                                    for c in ("rank", "score")),
          "best other", "median other", "others' spread", "seconds"],
         rows,
@@ -94,8 +100,9 @@ def rank_check(args: argparse.Namespace) -> None:
         f"{first} of {len(rows)} runs. Scores: mean validation cross-entropy per "
         f"target token after the given steps ({config.val_per_order} validation samples per order, "
         f"`{config.validation}` validation: see profiling_throughput.md). Each run is cached in {args.out}.jsonl. "
-        "Random orders: `random_orders(L, 127, seed, exclude=[forward])`. Others' spread = (median - best) / median "
-        "over the 127 random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
+        "Random orders: `random_orders(L, N, seed, exclude=[forward])`, N = orders - 1 (127 unless a run set "
+        "`--others`: a smaller mixture gives each order more of the run's data). Others' spread = (median - best) / median "
+        "over the N random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
         "forward is lsd-first. `(final model)`: the preset's final model shape used as profile model. Seconds are "
         "wall time; some runs shared the 2 cores with another benchmark (each then on 1 torch thread).",
     )
@@ -154,6 +161,7 @@ def main() -> None:
     ap.add_argument("--profile-model", default="profile",
                     help="profile, final or both (comma-separated): the preset's profile model or its final "
                     "model's shape as profile model")
+    ap.add_argument("--others", type=int, default=127, help="random orders beside the friendly one in each profile")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
     args = ap.parse_args()

@@ -55,3 +55,19 @@ def test_a_recipe_can_depend_on_the_task_options():
     assert preset_for("cpu", make_task("index", 8, window=4, scramble=1)).final_train.total_steps() == 4_000
     assert preset_for("cpu", make_task("index", 8, window=2)) is cpu  # the recipe returns no change
     assert preset_for("cpu", "index") is cpu  # a name alone does not say the window
+
+
+def test_a_studys_pruner_waits_for_half_of_its_tasks_recipe(monkeypatch, tmp_path):
+    from orderopt.studies import create_study
+
+    tiny = get_preset("tiny")
+
+    def by_window(task) -> dict:
+        return {"profile_train": replace(tiny.profile_train, steps=40 * task.window)}
+
+    monkeypatch.setitem(TASK_RECIPES, ("tiny", "index"), (by_window, "steps by window, for this test"))
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    for window in (2, 4):
+        study = create_study(make_task("index", 8, window=window), storage=storage, preset="tiny", mode="trial",
+                             study_name=f"w{window}")
+        assert study.pruner.warmup_steps == 20 * window  # the recipe of the task with its options

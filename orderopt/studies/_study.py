@@ -49,12 +49,14 @@ def sampler_for(spec: StudySpec) -> HierarchicalOrderSampler:
     )
 
 
-def pruner_for(spec: StudySpec) -> BasePruner:
+def pruner_for(spec: StudySpec, task: Task | None = None) -> BasePruner:
     """``rank``: drop the worst half of a round's orders at every checkpoint of its second half;
-    ``none``: keep every order to the end."""
+    ``none``: keep every order to the end. The profile length comes from the task's recipe: the
+    task itself when given (recipes may depend on its options), else its name."""
     if spec.resolved().pruning == "none":
         return optuna.pruners.NopPruner()
-    steps = spec.steps or preset_for(spec.preset, str(spec.task.get("name", ""))).profile_train.total_steps()
+    recipe_of = task if task is not None else str(spec.task.get("name", ""))
+    steps = spec.steps or preset_for(spec.preset, recipe_of).profile_train.total_steps()
     return StageRankPruner(fraction=0.5, min_trials=4, warmup_steps=steps // 2)
 
 
@@ -103,9 +105,9 @@ def create_study(
             raise ConfigError(f"study {name!r} was created with other search settings: {'; '.join(diff)}; re-run "
                               "without those options to resume it with its own, or choose another --study name")
         return optuna.load_study(study_name=name, storage=rdb, sampler=sampler or sampler_for(stored),
-                                 pruner=pruner or pruner_for(stored))
+                                 pruner=pruner or pruner_for(stored, task))
     study = optuna.create_study(storage=rdb, study_name=name, direction="minimize",
-                                sampler=sampler or sampler_for(spec), pruner=pruner or pruner_for(spec))
+                                sampler=sampler or sampler_for(spec), pruner=pruner or pruner_for(spec, task))
     write_spec(study, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
