@@ -53,3 +53,28 @@ def test_target_index_embedding_changes_predictions_and_none_is_zero():
     b, _ = model(idx, target_index=torch.tensor([[4, 4, 4, 4, 1, 0, 3, 2]]))
     assert torch.allclose(a[0, :4], b[0, :4]) and not torch.allclose(a[0, 4], b[0, 4])
     assert small().next_index_emb is None
+
+
+def _gradients(model_config: GPTConfig, threads: int, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = GPT(model_config)
+        _, loss = model(*make_batch(x, y, torch.arange(y.shape[1]), model_config.vocab_size))
+        loss.backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters()}
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_gradients_do_not_depend_on_the_thread_count():
+    # the cpu preset's final model on prod L=6 batches: 3,072 rows per output-projection sum, where
+    # nn.Linear's weight gradient differed between 1 and 2 threads (so parallel verification did
+    # not reproduce a 2-thread training)
+    config = GPTConfig(vocab_size=10, block_size=12, length=6, n_layer=2, n_head=4, n_embd=128, ffn=512,
+                       target_index=True)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 10, (256, 6), generator=gen), torch.randint(0, 10, (256, 6), generator=gen)
+    one, two = _gradients(config, 1, x, y), _gradients(config, 2, x, y)
+    assert [name for name in one if not torch.equal(one[name], two[name])] == []
