@@ -6,7 +6,7 @@ Run:  python benchmarks/profiling_rank.py                       # square L=8,10,
       python benchmarks/profiling_rank.py --cases delay:8:0,delay:8:1,square:8:0 --seeds 0 \
              --steps 600,1200,2400,4800 --out profile_length    # how long until the profile separates
       python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0 --others 7 --steps 1500 \
-             --profile-model final --out profile_length          # a small mixture: more data per order
+             --profile-model final --out profile_small_mixture   # a small mixture: more data per order
 Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearman.md).
 """
 
