@@ -48,16 +48,12 @@ def settings_of(preset, shape: ModelShape, config) -> dict | None:
 def small_operand_train(task, splits: Splits, share: float, seed: int) -> Splits:
     """``prod`` with a curriculum over digit counts: a ``share`` of the training rows get operands
     of 1..n digits each (uniform, zero-padded) instead of n; validation and test stay uniform."""
-    if task.name != "prod":
-        raise SystemExit(f"--small-operands applies to prod only, not {task.name}")
     rng = np.random.default_rng([seed, 99])
     n, d = len(splits.x_train), task.digits
     digits = rng.integers(1, d + 1, size=(2, n))
     digits[:, rng.random(n) >= share] = d
     a, b = (np.floor(rng.random((2, n)) * 10.0 ** digits)).astype(np.int64)
-    powers_msd = 10 ** np.arange(d - 1, -1, -1, dtype=np.int64)
-    x = np.concatenate([(a[:, None] // powers_msd) % 10, (b[:, None] // powers_msd) % 10], axis=1)
-    y = ((a * b)[:, None] // 10 ** np.arange(2 * d, dtype=np.int64)) % 10
+    x, y = task.encode(a, b)
     return dataclasses.replace(splits, x_train=x, y_train=y)
 
 
@@ -84,6 +80,8 @@ def main() -> None:
     preset = get_preset(args.preset)
     cases = ([parse_case(c) for c in args.cases.split(",")] if args.cases
              else [(name, args.length, None) for name in args.tasks.split(",")])
+    if args.small_operands is not None and any(name != "prod" for name, _, _ in cases):
+        ap.error("--small-operands applies to prod only; give --cases prod:L")
     cache = RunCache(args.name, KEY)
     for name, length, window in cases:
         task = make_task(name, length, window=window)

@@ -166,11 +166,12 @@ def main() -> None:
             curve = run_one(p, k, s, top)
             return (p, k, s), {str(b): curve[b - 1] for b in budgets}
 
+        made_by = commit()
         for (p, k, s), best in Parallel(n_jobs=args.jobs, verbose=5, return_as="generator")(
             delayed(run_and_cache)(p, k, s) for p, k, s in jobs
         ):
             cache.run({"problem": p, "sampler": k, "seed": s, "max_budget": top},
-                      lambda best=best: {"best": best, "commit": commit()}, refresh=k in refresh)
+                      lambda best=best: {"best": best, "commit": made_by}, refresh=k in refresh)
         results = {(p, k, s): {int(b): v for b, v in cache.get({"problem": p, "sampler": k, "seed": s,
                                                                    "max_budget": top})["best"].items()}
                    for p in problems for k in kinds for s in range(args.seeds)}

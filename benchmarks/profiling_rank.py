@@ -27,7 +27,10 @@ from orderopt.tasks import ScrambledTask, make_task
 from orderopt.training import success_rate, train
 
 
-def candidates(task, seed: int, others: int = 127) -> list[tuple[int, ...]]:
+OTHERS = 127  # random orders beside the friendly one, unless --others says otherwise
+
+
+def candidates(task, seed: int, others: int = OTHERS) -> list[tuple[int, ...]]:
     """The task's friendly order (forward, or its relabelling on a scrambled task) and ``others``
     random ones."""
     first = task.parse_order("friendly") if isinstance(task, ScrambledTask) else identity(task.length)
@@ -47,9 +50,9 @@ def _row(rec: dict) -> list:
 def rank_check(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset)
     step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
-    # "others" is None for the default 127, so records made before the option existed still match
+    # "others" is None for the default, so records made before the option existed still match
     cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model", "others"))
-    others = None if args.others == 127 else args.others
+    others = None if args.others == OTHERS else args.others
     shapes = args.profile_model.split(",")
     for case in args.cases.split(","):
         name, length, *rest = case.split(":")
@@ -161,7 +164,7 @@ def main() -> None:
     ap.add_argument("--profile-model", default="profile",
                     help="profile, final or both (comma-separated): the preset's profile model or its final "
                     "model's shape as profile model")
-    ap.add_argument("--others", type=int, default=127, help="random orders beside the friendly one in each profile")
+    ap.add_argument("--others", type=int, default=OTHERS, help="random orders beside the friendly one in each profile")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
     args = ap.parse_args()

@@ -33,6 +33,13 @@ class ProdTask(Task):
         d = self.digits
         a = rng.integers(0, 10**d, size=n, dtype=np.int64)
         b = rng.integers(0, 10**d, size=n, dtype=np.int64)
+        return self.encode(a, b)
+
+    def encode(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Samples ``(x, y)`` for operand arrays ``a, b`` (each below ``10**digits``): for drawing
+        operands from another distribution, e.g. a curriculum over digit counts."""
+        d = self.digits
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         powers_msd = 10 ** np.arange(d - 1, -1, -1, dtype=np.int64)
         x = np.concatenate([(a[:, None] // powers_msd) % 10, (b[:, None] // powers_msd) % 10], axis=1)
         prod = a * b  # < 10**(2d) fits int64 for d <= 9
