@@ -7,6 +7,8 @@ Run:  python benchmarks/profiling_rank.py                       # square L=8,10,
              --steps 600,1200,2400,4800 --out profile_length    # how long until the profile separates
       python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0 --others 7 --steps 1500 \
              --profile-model final --out profile_small_mixture   # a small mixture: more data per order
+      python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0,1,2 --others 0 --signals none,index \
+             --steps 1500 --profile-model final --train final --out profile_plateau  # friendly alone
 Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearman.md).
 """
 
@@ -37,21 +39,37 @@ def candidates(task, seed: int, others: int = OTHERS) -> list[tuple[int, ...]]:
     return [first, *random_orders(task.length, others, seed, exclude=[first])]
 
 
+def falls_at(steps: list[int], curve: list[float]) -> int | None:
+    """First checkpoint at which a loss curve is below half its first checkpoint's value: when a
+    plateau was left (``None``: never in the run)."""
+    return next((s for s, v in zip(steps, curve) if v < 0.5 * curve[0]), None)
+
+
 def _row(rec: dict) -> list:
     others = sorted(rec["scores"][1:])
-    median = float(np.median(others))
     label = rec["task"] if rec.get("scramble") is None else f"{rec['task']} scramble {rec['scramble']}"
     label += f" ({rec['model']} model)" if rec.get("model") else ""
+    label += f" ({rec['train']} training)" if rec.get("train") else ""
+    if "curve" in rec:
+        fell = falls_at(rec["curve_steps"], rec["curve"])
+        falls = "never" if fell is None else fell
+    else:
+        falls = "n/r"
+    if others:
+        median = float(np.median(others))
+        spread = [f"{others[0]:.4f}", f"{median:.4f}", f"{100 * (median - others[0]) / median:.1f}%"]
+    else:
+        spread = ["-", "-", "-"]
     return [label, rec["L"], rec["signal"], rec["seed"], rec["steps"], len(rec["scores"]), rec["rank"],
-            f"{rec['scores'][0]:.4f}",
-            f"{others[0]:.4f}", f"{median:.4f}", f"{100 * (median - others[0]) / median:.1f}%", f"{rec['seconds']:.0f}"]
+            f"{rec['scores'][0]:.4f}", falls, *spread, f"{rec['seconds']:.0f}"]
 
 
 def rank_check(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset)
     step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
     # "others" is None for the default, so records made before the option existed still match
-    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model", "others"))
+    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model", "others",
+                                "train"))
     others = None if args.others == OTHERS else args.others
     shapes = args.profile_model.split(",")
     for case in args.cases.split(","):
@@ -65,18 +83,24 @@ def rank_check(args: argparse.Namespace) -> None:
                     config = config_from_preset(preset_for(preset.name, task), signal=signal, seed=seed, steps=steps)
                     if shape == "final":  # the final model's shape as profile model
                         config = replace(config, model=preset.final_model)
+                    if args.train == "final":  # the final training's settings, for the profile's steps
+                        config = replace(config, train=replace(preset.final_train, seed=seed,
+                                                               steps=config.train.total_steps()))
                     orders = candidates(task, seed, args.others)
 
                     def run(task=task, orders=orders, config=config) -> dict:
                         t0 = time.perf_counter()
                         res = profile(task, orders, config, progress=False)
                         return {"seconds": time.perf_counter() - t0, "rank": res.rank_of(orders[0]),
-                                "scores": [round(float(s), 6) for s in res.scores]}
+                                "scores": [round(float(s), 6) for s in res.scores],
+                                "curve_steps": list(res.steps),
+                                "curve": [round(float(v), 6) for v in res.curves[:, 0]]}
 
                     rec = cache.run({"task": name, "L": task.length, "scramble": scramble, "signal": signal,
                                      "seed": seed, "steps": config.train.total_steps(),
                                      "validation": config.validation,
-                                     "model": None if shape == "profile" else shape, "others": others}, run)
+                                     "model": None if shape == "profile" else shape, "others": others,
+                                     "train": None if args.train == "profile" else args.train}, run)
                     print(" | ".join(map(str, _row(rec))), flush=True)
     # the table holds every cached run of these cases (any steps and model), so sweeps add up
     wanted = {(c.split(":")[0], int(c.split(":")[1]),
@@ -89,7 +113,8 @@ def rank_check(args: argparse.Namespace) -> None:
     recs.sort(key=lambda r: (cases.index((r["task"], str(r["L"]))), r.get("scramble") or 0, r["signal"],
                              r.get("model") or "", -len(r["scores"]), r["seed"], r["steps"]))
     rows = [_row(r) for r in recs]
-    first = sum(1 for r in rows if r[6] == 1)
+    first = sum(1 for r in rows if r[6] == 1 and r[5] > 1)
+    mixtures = sum(1 for r in rows if r[5] > 1)
     scrambled = args.scramble is not None or any(len(c.split(":")) > 2 for c in args.cases.split(","))
     write_table(
         args.out,
@@ -97,17 +122,19 @@ def rank_check(args: argparse.Namespace) -> None:
         f"(mixture profiling, preset {preset.name}{'' if args.scramble is None else f', scramble {args.scramble}'})",
         ["task", "L", "signal", "seed", "steps", "orders", *(f"{'friendly' if scrambled else 'forward'} {c}"
                                                    for c in ("rank", "score")),
-         "best other", "median other", "others' spread", "seconds"],
+         "falls at", "best other", "median other", "others' spread", "seconds"],
         rows,
-        notes=f"{'Friendly (relabelled forward; forward on unscrambled tasks)' if scrambled else 'Forward'} ranked first in "
-        f"{first} of {len(rows)} runs. Scores: mean validation cross-entropy per "
+        notes=(f"{'Friendly (relabelled forward; forward on unscrambled tasks)' if scrambled else 'Forward'} ranked first "
+               f"in {first} of {mixtures} mixture runs. " if mixtures else "") + "Scores: mean validation cross-entropy per "
         f"target token after the given steps ({config.val_per_order} validation samples per order, "
         f"`{config.validation}` validation: see profiling_throughput.md). Each run is cached in {args.out}.jsonl. "
         "Random orders: `random_orders(L, N, seed, exclude=[forward])`, N = orders - 1 (127 unless a run set "
         "`--others`: a smaller mixture gives each order more of the run's data). Others' spread = (median - best) / median "
         "over the N random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
         "forward is lsd-first. `(final model)`: the preset's final model shape used as profile model. Seconds are "
-        "wall time; some runs shared the 2 cores with another benchmark (each then on 1 torch thread).",
+        "wall time; 'falls at' = the first checkpoint where the friendly order's loss is below half its "
+        "first checkpoint's (when the plateau was left; n/r = run made before curves were recorded); a run with "
+        "0 others profiles the friendly order alone. Some runs shared the 2 cores with another benchmark (each then on 1 torch thread).",
     )
 
 
@@ -164,6 +191,8 @@ def main() -> None:
     ap.add_argument("--profile-model", default="profile",
                     help="profile, final or both (comma-separated): the preset's profile model or its final "
                     "model's shape as profile model")
+    ap.add_argument("--train", choices=("profile", "final"), default="profile",
+                    help="training settings (lr, warmup, data) of the preset's profile or final training")
     ap.add_argument("--others", type=int, default=OTHERS, help="random orders beside the friendly one in each profile")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
