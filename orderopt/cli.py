@@ -352,6 +352,11 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
     print(f"{'rank':>5}  {'trial':>5}  score   order")
     for rank, (order, score, number) in enumerate(best[: args.top], 1):
         print(f"{rank:>5}  {number:>5}  {score:.4f}  {format_order(order)}")
+    from orderopt.report import flat_warning, report_data
+
+    warning = flat_warning(study)
+    if warning:
+        print(f"\n{warning}", flush=True)
     if getattr(args, "verify", False):
         from orderopt.studies import format_verification, verify
 
@@ -363,8 +368,6 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
                       progress=not args.quiet, artifacts=artifact_store(args.storage))
         print(format_verification(rows))
     _publish(study)
-    from orderopt.report import report_data
-
     args.payload = {"stopped": stopped, "new_trials": trials, "seconds": time.perf_counter() - start,
                     **report_data(study, top=args.top)}
     print(f"\nreport: orderopt report --study {study.study_name}{_storage_flag(args)}; "

@@ -146,3 +146,36 @@ def test_dashboard_port_in_use_is_one_line_error(searched, capsys):
         assert main(["dashboard", "--storage", url, "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("orderopt: error: cannot serve on 127.0.0.1:") and err.count("\n") == 1
+
+
+def _study_with_rounds(rounds: list[list[float]]) -> optuna.Study:
+    """An in-memory study holding one mixture round per list of scores (orders of L = 5)."""
+    from orderopt.orders import random_orders
+    from orderopt.studies._search import RUN_ATTR
+
+    study = optuna.create_study()
+    orders = iter(random_orders(5, sum(map(len, rounds)), seed=0))
+    for r, scores in enumerate(rounds):
+        for score in scores:
+            study.add_trial(optuna.trial.create_trial(
+                value=score, user_attrs={"order": list(next(orders))},
+                system_attrs={RUN_ATTR: f"run-{r}", "orderopt:stage": f"global-{r + 1}", "orderopt:round": r}))
+    return study
+
+
+def test_flat_profile_is_reported_and_a_separating_one_is_not():
+    from orderopt.report import FLAT_SPREAD, flat_warning, profile_spread, report_data
+
+    flat = _study_with_rounds([[1.950 + 0.001 * i for i in range(10)], [1.95, 1.951, 1.952, 1.953]])
+    assert profile_spread(flat) == pytest.approx((1.9545 - 1.950) / 1.9545)  # the 4-order round is too small to count
+    assert profile_spread(flat) < FLAT_SPREAD
+    assert "the profile is flat" in flat_warning(flat) and "the profile is flat" in format_report(flat)
+    assert report_data(flat)["flat_profile"] is True
+
+    one_ahead = _study_with_rounds([[1.95] * 9 + [0.9]])  # a single order far ahead of the median is a signal
+    assert profile_spread(one_ahead) == pytest.approx(1.05 / 1.95) and flat_warning(one_ahead) is None
+    separated = _study_with_rounds([[1.95 - 0.1 * i for i in range(10)]])
+    assert profile_spread(separated) > FLAT_SPREAD
+    assert flat_warning(separated) is None and "flat" not in format_report(separated)
+    assert report_data(separated)["flat_profile"] is False
+    assert profile_spread(optuna.create_study()) is None
