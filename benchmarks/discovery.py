@@ -42,7 +42,7 @@ CACHE_DIR = HERE / ".cache"
 V1_COMMIT = "eb232fc"
 TOLERANCE = 0.05
 LEARNABLE = 0.5  # a cell counts only if its friendly order trains to at least this success
-KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T")
+KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T", "host")
 
 
 def default_cells() -> list[str]:
@@ -145,10 +145,12 @@ def run_v1(c: dict, threads: int) -> dict:
 
 
 def calibrate(c: dict, threads: int, cache: RunCache) -> tuple[float, float]:
-    """(fixed seconds, seconds per order) of one mixture profile at this L, from T = 256 and 2048."""
+    """(fixed seconds, seconds per order) of one mixture profile at this L on this host, from T = 256
+    and 2048 (records made before the host was part of the key hold ``host`` None: not reused)."""
     points = []
     for T in (256, 2048):
-        fields = {"kind": "calibration", "method": "random", "task": c["task"], "L": c["L"], "T": T}
+        # calibrated on the host that runs the cell: the hosts of this benchmark differ ~2x in speed
+        fields = {"kind": "calibration", "method": "random", "task": c["task"], "L": c["L"], "T": T, "host": machine()}
         rec = cache.run(fields, lambda T=T: _profile_random(c, T, threads, seed=99))
         points.append((T, rec["seconds"]))
     (t1, s1), (t2, s2) = points
