@@ -87,16 +87,21 @@ SPREAD_MIN_ORDERS = 8  # smaller rounds (late local rounds, tournaments) say lit
 
 def profile_spread(study: optuna.Study) -> float | None:
     """How far the profile told orders apart: the largest ``(median - best) / median`` of the
-    scores of one round, over the study's rounds of at least ``SPREAD_MIN_ORDERS`` orders
-    (``None`` before such a round). Within a round the comparable scores are the raw ones times
-    one factor, so this is the spread of what the round measured."""
+    scores of one round, over the study's rounds of at least ``SPREAD_MIN_ORDERS`` completed
+    orders (``None`` before such a round). Pruned orders are left out (their scores are losses
+    from an earlier step, which would widen the spread), and so are tournaments (a few already
+    chosen orders). Within a round the comparable scores are the raw ones times one factor, so
+    this is the spread of what the round measured."""
+    rounds: dict[tuple, list[float]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        score = trial_score(t)
+        if "order" in t.user_attrs and score is not None and not _round_key(t)[0].startswith("tournament"):
+            rounds[_round_key(t)].append(score)
     spreads = []
-    for h in stage_history(study):
-        if h.stage.startswith("tournament") or len(h.scores) < SPREAD_MIN_ORDERS:
-            continue
-        median = float(np.median(h.scores))
-        if median > 0:
-            spreads.append((median - min(h.scores)) / median)
+    for scores in rounds.values():
+        median = float(np.median(scores))
+        if len(scores) >= SPREAD_MIN_ORDERS and median > 0:
+            spreads.append((median - min(scores)) / median)
     return max(spreads) if spreads else None
 
 

@@ -148,25 +148,31 @@ def test_dashboard_port_in_use_is_one_line_error(searched, capsys):
     assert err.startswith("orderopt: error: cannot serve on 127.0.0.1:") and err.count("\n") == 1
 
 
-def _study_with_rounds(rounds: list[list[float]]) -> optuna.Study:
-    """An in-memory study holding one mixture round per list of scores (orders of L = 5)."""
+def _study_with_rounds(rounds: list[list[float]], pruned: list[float] = ()) -> optuna.Study:
+    """An in-memory study holding one mixture round per list of scores (orders of L = 5); the
+    ``pruned`` scores join the first round as orders dropped at an earlier checkpoint."""
+    from optuna.trial import TrialState
+
     from orderopt.orders import random_orders
     from orderopt.studies._search import RUN_ATTR
 
     study = optuna.create_study()
-    orders = iter(random_orders(5, sum(map(len, rounds)), seed=0))
-    for r, scores in enumerate(rounds):
-        for score in scores:
-            study.add_trial(optuna.trial.create_trial(
-                value=score, user_attrs={"order": list(next(orders))},
-                system_attrs={RUN_ATTR: f"run-{r}", "orderopt:stage": f"global-{r + 1}", "orderopt:round": r}))
+    orders = iter(random_orders(5, sum(map(len, rounds)) + len(pruned), seed=0))
+    rows = [(r, score, TrialState.COMPLETE) for r, scores in enumerate(rounds) for score in scores]
+    for r, score, state in rows + [(0, score, TrialState.PRUNED) for score in pruned]:
+        study.add_trial(optuna.trial.create_trial(
+            state=state, value=None if state == TrialState.PRUNED else score,
+            intermediate_values={600: score}, user_attrs={"order": list(next(orders))},
+            system_attrs={RUN_ATTR: f"run-{r}", "orderopt:stage": f"global-{r + 1}", "orderopt:round": r}))
     return study
 
 
 def test_flat_profile_is_reported_and_a_separating_one_is_not():
     from orderopt.report import FLAT_SPREAD, flat_warning, profile_spread, report_data
 
-    flat = _study_with_rounds([[1.950 + 0.001 * i for i in range(10)], [1.95, 1.951, 1.952, 1.953]])
+    # orders pruned at an early checkpoint (higher losses) must not make a flat round look spread
+    flat = _study_with_rounds([[1.950 + 0.001 * i for i in range(10)], [1.95, 1.951, 1.952, 1.953]],
+                              pruned=[2.3] * 20)
     assert profile_spread(flat) == pytest.approx((1.9545 - 1.950) / 1.9545)  # the 4-order round is too small to count
     assert profile_spread(flat) < FLAT_SPREAD
     assert "the profile is flat" in flat_warning(flat) and "the profile is flat" in format_report(flat)
