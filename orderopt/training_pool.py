@@ -5,7 +5,8 @@ Why: the final model's matmuls are too small to scale with threads. On the 2-cor
 175 ms on 1 thread and 124 ms on 2, so two 1-thread trainings side by side verify orders about
 1.4x faster than one 2-thread training after another. Scores do not change: each training is
 seeded alike and its numbers do not depend on the thread count (``orderopt.model.LayerNorm`` and
-``orderopt.model.Head``, tested). On CUDA, or with
+``orderopt.model.Head``, tested) on CPUs whose matrix product keeps each sum on one thread (an
+AVX-512 Xeon does not: there the last bits differ). On CUDA, or with
 ``jobs=1``, the orders train one after another in this process, as before.
 """
 
