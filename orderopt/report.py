@@ -46,6 +46,7 @@ class StageSummary:
     pruned: int
     references: int
     scores: list[float]  # comparable scores
+    completed: list[float]  # comparable scores of the orders profiled to the round's end (not pruned)
     best_score: float | None
     best_order: Order | None
 
@@ -72,7 +73,8 @@ def stage_history(study: optuna.Study) -> list[StageSummary]:
             stage, rnd, min(t.number for t in trials), len(trials),
             sum(t.state == TrialState.PRUNED for t in trials),
             sum(t.system_attrs.get("orderopt:role") in ("reference", "tournament") for t in trials),
-            [s for s, _ in scored], best[0] if best else None, tuple(best[1].user_attrs["order"]) if best else None,
+            [s for s, _ in scored], [s for s, t in scored if t.state == TrialState.COMPLETE],
+            best[0] if best else None, tuple(best[1].user_attrs["order"]) if best else None,
         ))
     return sorted(out, key=lambda s: s.first_trial)
 
@@ -85,29 +87,25 @@ FLAT_SPREAD = 0.01
 SPREAD_MIN_ORDERS = 8  # smaller rounds (late local rounds, tournaments) say little about the spread
 
 
-def profile_spread(study: optuna.Study) -> float | None:
+def profile_spread(study: optuna.Study, history: list[StageSummary] | None = None) -> float | None:
     """How far the profile told orders apart: the largest ``(median - best) / median`` of the
     scores of one round, over the study's rounds of at least ``SPREAD_MIN_ORDERS`` completed
     orders (``None`` before such a round). Pruned orders are left out (their scores are losses
     from an earlier step, which would widen the spread), and so are tournaments (a few already
     chosen orders). Within a round the comparable scores are the raw ones times one factor, so
-    this is the spread of what the round measured."""
-    rounds: dict[tuple, list[float]] = defaultdict(list)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        score = trial_score(t)
-        if "order" in t.user_attrs and score is not None and not _round_key(t)[0].startswith("tournament"):
-            rounds[_round_key(t)].append(score)
+    this is the spread of what the round measured. ``history``: the study's
+    :func:`stage_history`, when the caller has it already."""
     spreads = []
-    for scores in rounds.values():
-        median = float(np.median(scores))
-        if len(scores) >= SPREAD_MIN_ORDERS and median > 0:
-            spreads.append((median - min(scores)) / median)
+    for h in stage_history(study) if history is None else history:
+        median = float(np.median(h.completed)) if h.completed else 0.0
+        if not h.stage.startswith("tournament") and len(h.completed) >= SPREAD_MIN_ORDERS and median > 0:
+            spreads.append((median - min(h.completed)) / median)
     return max(spreads) if spreads else None
 
 
-def flat_warning(study: optuna.Study) -> str | None:
+def flat_warning(study: optuna.Study, history: list[StageSummary] | None = None) -> str | None:
     """A one-paragraph warning when the profile is flat (see :data:`FLAT_SPREAD`), else ``None``."""
-    spread = profile_spread(study)
+    spread = profile_spread(study, history)
     if spread is None or spread >= FLAT_SPREAD:
         return None
     return (f"warning: the profile is flat (no round's best order is more than {100 * spread:.1f}% below the round's "
@@ -159,7 +157,7 @@ def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, 
     history = stage_history(study)
     tournament = tournament_table(study)
     verification = read_verification(study)
-    warning = flat_warning(study)
+    warning = flat_warning(study, history)
     out = [("profile", warning)] if warning else []
     out += [("best orders (lowest score = friendliest; scores on the study's common scale, see below)", _table(
         ["rank", "trial", "score", "order"],
@@ -206,6 +204,8 @@ def report_data(study: optuna.Study, top: int = 10) -> dict:
     rounds, tournament and verification."""
     spec = read_spec(study)
     states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    history = stage_history(study)
+    spread = profile_spread(study, history)
     return {
         "study": study.study_name,
         "spec": asdict(spec) if spec else None,
@@ -214,11 +214,11 @@ def report_data(study: optuna.Study, top: int = 10) -> dict:
                  for i, (o, v, n) in enumerate(best_orders(study, top), 1)],
         "rounds": [{"stage": h.stage, "round": h.round, "first_trial": h.first_trial, "trials": h.trials,
                     "pruned": h.pruned, "references": h.references, "best_score": h.best_score,
-                    "best_order": list(h.best_order) if h.best_order else None} for h in stage_history(study)],
+                    "best_order": list(h.best_order) if h.best_order else None} for h in history],
         "tournament": [{"order": list(o), "scores": v, "mean": m} for o, v, m in tournament_table(study)],
         "verification": [{**asdict(r), "order": list(r.order)} for r in read_verification(study)],
-        "profile_spread": profile_spread(study),
-        "flat_profile": flat_warning(study) is not None,
+        "profile_spread": spread,
+        "flat_profile": spread is not None and spread < FLAT_SPREAD,
     }
 
 
