@@ -4,6 +4,8 @@ Run:  python benchmarks/discovery.py                  # all cells and methods, 2
       python benchmarks/discovery.py --cells square:8:0:0 --methods v2
       python benchmarks/discovery.py --table-only      # rewrite the table from the cache
       python benchmarks/discovery.py --cells cubic:8:2:0 --methods v2 --rerun   # search again (new code)
+      python benchmarks/discovery.py --cells triangle:10:3:0,relu:12:5:0,sine:10:4:0,index:12:6:0,mlp:10:7:0 \
+             --methods v2,random --name discovery_heldout   # tasks and scrambles the search was not tuned on
 Writes benchmarks/results/discovery.md; every search, profile and training is cached in
 benchmarks/results/discovery.jsonl, so an interrupted run resumes where it stopped. Studies are
 kept in benchmarks/.cache/ (not committed).
@@ -11,14 +13,16 @@ kept in benchmarks/.cache/ (not committed).
 Cells (TASK:L:SCRAMBLE:SEED): scrambled `square`, `cubic` and `delay` at L = 8 and 12 with scramble
 seeds 0, 1, 2 (search seed 0), plus unscrambled `square` L = 8 (scramble `-`) with seeds 0, 1, 2.
 A scrambled task relabels the target indices at random, so no structured order is a hint; its
-friendly order is the relabelled forward order.
+friendly order is the relabelled forward order. The held-out cells (`--name discovery_heldout`) use
+other tasks, lengths 10 and 12 and scramble seeds 3-7, none of which the search was tuned on.
 
 Methods:
   v2      `orderopt search` with its defaults, from random initial orders (this code);
   random  one mixture profile of N random orders, N chosen so that its wall time matches the v2
           search of the same cell (from a linear time model fitted on two calibration profiles);
   v1      the search before this benchmark (commit eb232fc, run from a git worktree), L = 8 only.
-Discovery: found #1 verifies (full training, cpu preset) at >= the friendly order's success - 0.05.
+Discovery: found #1 verifies (full training, cpu preset with the task's recipe) at >= the friendly
+order's success - 0.05.
 """
 
 from __future__ import annotations
@@ -110,6 +114,13 @@ def run_v2(c: dict, threads: int) -> dict:
             "commit": commit(), "machine": machine()}
 
 
+# How the rows of each table shared the 2 cores (records do not keep their thread count).
+CONCURRENCY = {
+    "discovery": "the v2 cells ran two at a time, each with one torch thread, on the 2-core machine (the "
+                 "random rows with a recorded host, below, ran one at a time with two).",
+    "discovery_heldout": "every row (v2 and random alike) ran two cells at a time, each with one torch thread, "
+                         "on the 2-core machine named above.",
+}
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
 
@@ -189,11 +200,12 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> 
     def train_it() -> dict:
         import torch
 
-        from orderopt.presets import get_preset
+        from orderopt.presets import preset_for
         from orderopt.training import success_rate, train
 
         torch.set_num_threads(threads)
-        task, preset = cell_task(c), get_preset("cpu")
+        task = cell_task(c)
+        preset = preset_for("cpu", task)  # the task's recipe, as `orderopt search --verify` trains
         result = train(task, order, preset.final_model, preset.final_train, progress=False)
         rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, order)
         return {"success": rep.success_rate, "seconds": result.seconds, "machine": machine()}
@@ -232,7 +244,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
 
 
 # --------------------------------------------------------------------------------------- table
-def write(cells: list[str], methods: tuple[str, ...]) -> None:
+def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -> None:
     from orderopt.orders import format_order, kendall_tau_distance
 
     cache = RunCache("discovery", KEY)
@@ -274,16 +286,16 @@ def write(cells: list[str], methods: tuple[str, ...]) -> None:
                               if m == method)
             summary.append(f"- **{method}**: discovered in {hit} of {total} cells; median search time {per_l}")
     write_table(
-        "discovery", "Discovery of the learning-friendly order (scrambled tasks, cpu preset)",
+        name, "Discovery of the learning-friendly order (scrambled tasks, cpu preset)",
         ["method", "cell", "discovered", "found #1", "its success", "friendly success", "Kendall distance to friendly",
          "orders profiled", "search min"], rows,
-        notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset) "
+        notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset, "
+        "with the task's recipe) "
         f"is at least the friendly order's success minus {TOLERANCE} (the friendly order is trained only when some "
         f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). A cell whose friendly order trains "
         f"to less than {LEARNABLE} is `n/a` and left out of the rates: the final model cannot learn the task at "
         "all, so no order can be told from another. Search minutes are wall time without "
-        "verification; the v2 cells ran two at a time, each with one torch thread, on the 2-core machine (the "
-        "random rows with a recorded host, below, ran one at a time with two). `random` "
+        f"verification; {CONCURRENCY.get(name, CONCURRENCY['discovery'])} `random` "
         "profiles N random orders in one mixture run with its wall time matched to v2's on the same cell. "
         f"The v2 label names the commit that searched: {FIRST_COMMIT} ran search schedule version 2, whose local "
         "rounds stopped only when the best order stopped changing (on a flat profile, e.g. scrambled delay, they "
@@ -302,6 +314,8 @@ def main() -> None:
     ap.add_argument("--methods", default="v2,random,v1")
     ap.add_argument("--jobs", type=int, default=2, help="cells at a time (each with cores/jobs torch threads)")
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--name", default="discovery",
+                    help="table to write (benchmarks/results/NAME.md); every name shares discovery.jsonl")
     ap.add_argument("--rerun", action="store_true",
                     help="search the cells' v2 again with the current code (the old record stays in the "
                          ".jsonl as history; the table shows the newest, labelled with its commit)")
@@ -316,8 +330,8 @@ def main() -> None:
         else:
             with Pool(args.jobs) as pool:
                 for _ in pool.imap_unordered(run_cell, work):
-                    write(cells, methods)
-    write(cells, methods)
+                    write(cells, methods, args.name)
+    write(cells, methods, args.name)
 
 
 if __name__ == "__main__":
