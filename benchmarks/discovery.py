@@ -304,7 +304,8 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
         "`random` sets N from two calibration profiles cached per task and L, made on whichever host first "
         "needed them, so N matches v2's wall time only as well as that host matches the one v2 ran on; its "
         "minutes are measured where it ran. "
-        + host_notes(hosted, lambda r: f"{r['method']} {r['task']} L={r['L']} scramble {r['scramble']}"),
+        + host_notes(hosted, lambda r: f"{r['method']} {r['task']} L={r['L']} scramble "
+                   f"{'-' if r['scramble'] is None else r['scramble']} seed {r['seed']}"),
     )
 
 
