@@ -66,6 +66,12 @@ def cell_task(c: dict):
     return make_task(c["task"], c["L"], scramble=c["scramble"])
 
 
+def cell_label(c: dict) -> str:
+    """How the table names a cell (``-`` for an unscrambled task)."""
+    scramble = "-" if c["scramble"] is None else c["scramble"]
+    return f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}"
+
+
 def study_name(method: str, c: dict) -> str:
     s = "plain" if c["scramble"] is None else f"s{c['scramble']}"
     return f"{method}-{c['task']}-L{c['L']}-{s}-seed{c['seed']}"
@@ -116,8 +122,8 @@ def run_v2(c: dict, threads: int) -> dict:
 
 # How the rows of each table shared the 2 cores (records do not keep their thread count).
 CONCURRENCY = {
-    "discovery": "the v2 cells ran two at a time, each with one torch thread, on the 2-core machine (the "
-                 "random rows with a recorded host, below, ran one at a time with two).",
+    "discovery": "the v2 cells and the random L = 12 cells ran two at a time, each with one torch thread, on "
+                 "the 2-core machine (the random L = 8 rows ran one at a time with two).",
     "discovery_heldout": "every row (v2 and random alike) ran two cells at a time, each with one torch thread, "
                          "on the 2-core machine named above.",
 }
@@ -271,9 +277,8 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
             minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
             if "machine" in rec:  # recorded since session 8; earlier rows ran on the earlier host
                 hosted.append(rec)
-            scramble = "-" if c["scramble"] is None else c["scramble"]
             label = f"{method} ({rec.get('commit', FIRST_COMMIT)})" if method == "v2" else method
-            rows.append([label, f"{c['task']} L={c['L']} scramble {scramble} seed {c['seed']}",
+            rows.append([label, cell_label(c),
                          ("yes" if found_ok else "no") if learnable else "n/a (friendly not learned)",
                          format_order(found), f"{fv['success']:.3f}",
                          f"{fverify['success']:.3f}" if fverify else "-", kendall_tau_distance(found, friendly),
@@ -304,8 +309,7 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
         "`random` sets N from two calibration profiles cached per task and L, made on whichever host first "
         "needed them, so N matches v2's wall time only as well as that host matches the one v2 ran on; its "
         "minutes are measured where it ran. "
-        + host_notes(hosted, lambda r: f"{r['method']} {r['task']} L={r['L']} scramble "
-                   f"{'-' if r['scramble'] is None else r['scramble']} seed {r['seed']}"),
+        + host_notes(hosted, lambda r: f"{r['method']} {cell_label(r)}"),
     )
 
 
