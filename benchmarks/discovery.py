@@ -6,6 +6,8 @@ Run:  python benchmarks/discovery.py                  # all cells and methods, 2
       python benchmarks/discovery.py --cells cubic:8:2:0 --methods v2 --rerun   # search again (new code)
       python benchmarks/discovery.py --cells triangle:10:3:0,relu:12:5:0,sine:10:4:0,index:12:6:0,mlp:10:7:0 \
              --methods v2,random --name discovery_heldout   # tasks and scrambles the search was not tuned on
+      python benchmarks/discovery.py --cells square:16:8:0,relu:16:9:0,cubic:16:10:0,sine:16:12:0 \
+             --methods v2,random --name discovery_long
 Writes benchmarks/results/discovery.md; every search, profile and training is cached in
 benchmarks/results/discovery.jsonl, so an interrupted run resumes where it stopped. Studies are
 kept in benchmarks/.cache/ (not committed).
@@ -14,7 +16,8 @@ Cells (TASK:L:SCRAMBLE:SEED): scrambled `square`, `cubic` and `delay` at L = 8 a
 seeds 0, 1, 2 (search seed 0), plus unscrambled `square` L = 8 (scramble `-`) with seeds 0, 1, 2.
 A scrambled task relabels the target indices at random, so no structured order is a hint; its
 friendly order is the relabelled forward order. The held-out cells (`--name discovery_heldout`) use
-other tasks, lengths 10 and 12 and scramble seeds 3-7, none of which the search was tuned on.
+other tasks, lengths 10 and 12 and scramble seeds 3-7, none of which the search was tuned on; the
+long cells (`--name discovery_long`) L = 16 with scramble seeds 8, 9, 10 and 12.
 
 Methods:
   v2      `orderopt search` with its defaults, from random initial orders (this code);
@@ -126,6 +129,8 @@ CONCURRENCY = {
                  "the 2-core machine (the random L = 8 rows ran one at a time with two).",
     "discovery_heldout": "every row (v2 and random alike) ran two cells at a time, each with one torch thread, "
                          "on the 2-core machine named above.",
+    "discovery_long": "every row ran two cells at a time, each with one torch thread, on the 2-core machine "
+                      "named above.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 

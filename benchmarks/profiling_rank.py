@@ -30,6 +30,7 @@ from orderopt.training import success_rate, train
 
 
 OTHERS = 127  # random orders beside the friendly one, unless --others says otherwise
+LEARNED = 0.1  # a target counts as learned under an order when its validation loss is below this (nats)
 
 
 def candidates(task, seed: int, others: int = OTHERS) -> list[tuple[int, ...]]:
@@ -55,13 +56,17 @@ def _row(rec: dict) -> list:
         falls = "never" if fell is None else fell
     else:
         falls = "n/r"
+    if "learned" in rec:  # targets learned by the friendly order / by the best other order
+        learned = f"{rec['learned'][0]} / {max(rec['learned'][1:], default='-')}"
+    else:
+        learned = "n/r"
     if others:
         median = float(np.median(others))
         spread = [f"{others[0]:.4f}", f"{median:.4f}", f"{100 * (median - others[0]) / median:.1f}%"]
     else:
         spread = ["-", "-", "-"]
     return [label, rec["L"], rec["signal"], rec["seed"], rec["steps"], len(rec["scores"]), rec["rank"],
-            f"{rec['scores'][0]:.4f}", falls, *spread, f"{rec['seconds']:.0f}"]
+            f"{rec['scores'][0]:.4f}", falls, learned, *spread, f"{rec['seconds']:.0f}"]
 
 
 def rank_check(args: argparse.Namespace) -> None:
@@ -94,7 +99,8 @@ def rank_check(args: argparse.Namespace) -> None:
                         return {"seconds": time.perf_counter() - t0, "rank": res.rank_of(orders[0]),
                                 "scores": [round(float(s), 6) for s in res.scores],
                                 "curve_steps": list(res.steps),
-                                "curve": [round(float(v), 6) for v in res.curves[:, 0]]}
+                                "curve": [round(float(v), 6) for v in res.curves[:, 0]],
+                                "learned": [int(n) for n in (res.position_scores < LEARNED).sum(axis=1)]}
 
                     rec = cache.run({"task": name, "L": task.length, "scramble": scramble, "signal": signal,
                                      "seed": seed, "steps": config.train.total_steps(),
@@ -122,7 +128,7 @@ def rank_check(args: argparse.Namespace) -> None:
         f"(mixture profiling, preset {preset.name}{'' if args.scramble is None else f', scramble {args.scramble}'})",
         ["task", "L", "signal", "seed", "steps", "orders", *(f"{'friendly' if scrambled else 'forward'} {c}"
                                                    for c in ("rank", "score")),
-         "falls at", "best other", "median other", "others' spread", "seconds"],
+         "falls at", "targets learned", "best other", "median other", "others' spread", "seconds"],
         rows,
         notes=(f"{'Friendly (relabelled forward; forward on unscrambled tasks)' if scrambled else 'Forward'} ranked first "
                f"in {first} of {mixtures} mixture runs. " if mixtures else "") + "Scores: mean validation cross-entropy per "
@@ -133,7 +139,10 @@ def rank_check(args: argparse.Namespace) -> None:
         "over the N random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
         "forward is lsd-first. `(final model)`: the preset's final model shape used as profile model. Seconds are "
         "wall time; 'falls at' = the first checkpoint where the friendly order's loss is below half its "
-        "first checkpoint's (when the plateau was left; n/r = run made before curves were recorded); a run with "
+        "first checkpoint's (when the plateau was left; n/r = run made before curves were recorded); "
+        f"'targets learned' = how many of the L targets have a validation loss below {LEARNED} under the friendly "
+        "order / under the other order that learned most (n/r = run made before this column existed): a target "
+        "that no order has learned yet cannot tell orders apart. A run with "
         "0 others profiles the friendly order alone. Some runs shared the 2 cores with another benchmark (each then on 1 torch thread).",
     )
 

@@ -352,10 +352,9 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
     print(f"{'rank':>5}  {'trial':>5}  score   order")
     for rank, (order, score, number) in enumerate(best[: args.top], 1):
         print(f"{rank:>5}  {number:>5}  {score:.4f}  {format_order(order)}")
-    from orderopt.report import flat_warning, report_data
+    from orderopt.report import profile_warnings, report_data
 
-    warning = flat_warning(study)
-    if warning:
+    for warning in profile_warnings(study):
         print(f"\n{warning}", flush=True)
     if getattr(args, "verify", False):
         from orderopt.studies import format_verification, verify

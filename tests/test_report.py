@@ -148,22 +148,27 @@ def test_dashboard_port_in_use_is_one_line_error(searched, capsys):
     assert err.startswith("orderopt: error: cannot serve on 127.0.0.1:") and err.count("\n") == 1
 
 
-def _study_with_rounds(rounds: list[list[float]], pruned: list[float] = ()) -> optuna.Study:
+def _study_with_rounds(rounds: list[list[float]], pruned: list[float] = (),
+                       items: list[list[float]] = ()) -> optuna.Study:
     """An in-memory study holding one mixture round per list of scores (orders of L = 5); the
-    ``pruned`` scores join the first round as orders dropped at an earlier checkpoint."""
+    ``pruned`` scores join the first round as orders dropped at an earlier checkpoint; ``items``
+    are the per-target losses of the first trials, one list each."""
     from optuna.trial import TrialState
 
     from orderopt.orders import random_orders
+    from orderopt.samplers import ITEM_SCORES_ATTR
     from orderopt.studies._search import RUN_ATTR
 
     study = optuna.create_study()
     orders = iter(random_orders(5, sum(map(len, rounds)) + len(pruned), seed=0))
     rows = [(r, score, TrialState.COMPLETE) for r, scores in enumerate(rounds) for score in scores]
-    for r, score, state in rows + [(0, score, TrialState.PRUNED) for score in pruned]:
+    for i, (r, score, state) in enumerate(rows + [(0, score, TrialState.PRUNED) for score in pruned]):
+        system = {RUN_ATTR: f"run-{r}", "orderopt:stage": f"global-{r + 1}", "orderopt:round": r}
+        if i < len(items):
+            system[ITEM_SCORES_ATTR] = items[i]
         study.add_trial(optuna.trial.create_trial(
             state=state, value=None if state == TrialState.PRUNED else score,
-            intermediate_values={600: score}, user_attrs={"order": list(next(orders))},
-            system_attrs={RUN_ATTR: f"run-{r}", "orderopt:stage": f"global-{r + 1}", "orderopt:round": r}))
+            intermediate_values={600: score}, user_attrs={"order": list(next(orders))}, system_attrs=system))
     return study
 
 
@@ -185,3 +190,22 @@ def test_flat_profile_is_reported_and_a_separating_one_is_not():
     assert flat_warning(separated) is None and "flat" not in format_report(separated)
     assert report_data(separated)["flat_profile"] is False
     assert profile_spread(optuna.create_study()) is None
+
+
+def test_targets_no_order_learned_are_reported():
+    from orderopt.report import LEARNED_LOSS, report_data, targets_learned, unlearned_warning
+
+    low, high = LEARNED_LOSS / 2, 1.5
+    # every order learned only the first target: 4 of 5 are on their plateau under every order
+    stuck = _study_with_rounds([[1.2, 1.3, 1.4]], items=[[low, high, high, high, high], [high] * 5, [low] + [high] * 4])
+    assert targets_learned(stuck) == (1, 5)
+    warning = unlearned_warning(stuck)
+    assert warning.startswith("note: ") and "at most 1 of the 5 targets" in warning and "other 4" in warning
+    assert warning in format_report(stuck) and report_data(stuck)["targets_learned"] == 1
+    # the most any one order learned counts: one order with 3 of 5 is enough
+    seen = _study_with_rounds([[1.2, 1.3]], items=[[low, low, low, high, high], [high] * 5])
+    assert targets_learned(seen) == (3, 5) and unlearned_warning(seen) is None
+    assert "plateau" not in format_report(seen) and report_data(seen)["unlearned_warning"] is False
+    # objectives without per-target losses say nothing
+    assert targets_learned(_study_with_rounds([[1.2, 1.3]])) is None
+    assert unlearned_warning(_study_with_rounds([[1.2, 1.3]])) is None
