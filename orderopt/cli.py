@@ -20,7 +20,7 @@ from orderopt.orders import format_order
 from orderopt.presets import PRESETS
 from orderopt.profiling import MODES, SIGNALS
 from orderopt.samplers._hierarchical import INIT_MODES
-from orderopt.studies._spec import PRUNINGS, SEARCH_MODES
+from orderopt.studies._spec import PRIORS, PRUNINGS, SEARCH_MODES
 
 __all__ = ["main", "build_parser"]
 
@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="tournament runs, each with another profile seed [2]")
     settings.add_argument("--model-proposals", type=int, default=None,
                           help="orders per round proposed from the per-target losses (precedence model) [32]")
+    settings.add_argument("--prior", default=None, choices=list(PRIORS),
+                          help="dependency: first read from the task's data which few tokens determine each "
+                               "target, and seed the search with the order that follows them (see the README) "
+                               "[dependency]")
     settings.add_argument("--pruning", default=None, choices=list(PRUNINGS),
                           help="rank: drop the worse half of a round from mid-training on [none in mixture, rank in "
                                "trial mode]")
@@ -311,6 +315,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
 
     from orderopt.storage import default_storage_url, redact
+    from orderopt.report import probe_line
     from orderopt.studies import best_orders, read_spec, search
 
     spec = read_spec(study)
@@ -318,6 +323,9 @@ def _run_search(study, args: argparse.Namespace, *, workers: int = 1) -> int:
     before = len(study.trials)
     print(f"study {study.study_name} in {where}: task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, "
           f"preset {spec.preset}, {before} trials so far", flush=True)
+    line = probe_line(study)
+    if line:
+        print(line, flush=True)
     budget = getattr(args, "budget_minutes", None)
 
     def on_round(info) -> None:
@@ -391,7 +399,8 @@ def _publish(study) -> None:
 
 
 SETTING_FLAGS = ("preset", "mode", "seed", "init", "levels", "steps", "population", "round_size", "incumbents",
-                 "patience", "references", "tournament_size", "tournament_runs", "model_proposals", "pruning")
+                 "patience", "references", "tournament_size", "tournament_runs", "model_proposals", "pruning",
+                 "prior")
 
 
 def _check_jobs(jobs: int | None, flag: str) -> None:
@@ -422,6 +431,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise ConfigError("--verify-top must be >= 1 and --verify-random >= 0")
     _check_jobs(args.verify_jobs, "--verify-jobs")
     study = create_study(task, storage=args.storage, study_name=args.study,
+                         log=None if args.quiet else (lambda line: print(line, flush=True)),
                          **{k: getattr(args, k) for k in SETTING_FLAGS})
     return _run_search(study, args, workers=args.workers)
 

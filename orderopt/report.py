@@ -21,14 +21,14 @@ from orderopt._extras import available, require
 from orderopt.errors import ConfigError
 from orderopt.orders import Order, format_order
 from orderopt.samplers import ITEM_SCORES_ATTR, trial_score
-from orderopt.studies import VerifyRow, best_orders, read_spec, read_verification
+from orderopt.studies import VerifyRow, best_orders, probe_of, read_spec, read_verification
 from orderopt.studies._search import RUN_ATTR
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["StageSummary", "stage_history", "profile_spread", "flat_warning", "FLAT_SPREAD", "targets_learned",
-           "unlearned_warning", "profile_warnings", "LEARNED_LOSS", "tournament_table",
+           "unlearned_warning", "profile_warnings", "probe_line", "LEARNED_LOSS", "tournament_table",
            "format_report", "report_data", "markdown_note", "figures", "publish", "save_plot"]
 
 SCORES_CARD = "orderopt-profile-scores"
@@ -159,6 +159,21 @@ def profile_warnings(study: optuna.Study, history: list[StageSummary] | None = N
     return [w for w in (flat_warning(study, history), unlearned_warning(study)) if w]
 
 
+def probe_line(study: optuna.Study) -> str | None:
+    """One line on the study's dependency probe: how many targets it explained and what its order
+    does in the search (seed only, or seed and tournament entrant that stays first unless beaten)."""
+    probe = probe_of(study)
+    spec = read_spec(study)
+    if not probe or spec is None or spec.prior != "dependency":
+        return None
+    entropy = probe.get("entropy") or []
+    explained = sum(h < 0.1 for h in entropy)
+    role = ("it enters the tournament and is found #1 unless an entrant profiles 1% better"
+            if probe.get("explained") else "a seed order of the first round only")
+    return (f"dependency probe: {explained} of {len(entropy)} targets determined by at most 3 earlier tokens "
+            f"({probe.get('seconds', 0):.0f} s); its order {format_order(tuple(probe['order']))} is {role}")
+
+
 def tournament_table(study: optuna.Study) -> list[tuple[Order, list[float], float]]:
     """``(order, scores in the tournament runs, mean)`` of every tournament entrant, best first
     (the geometric mean, as found #1 is chosen)."""
@@ -203,7 +218,8 @@ def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, 
     tournament = tournament_table(study)
     verification = read_verification(study)
     warnings = profile_warnings(study, history)
-    out = [("profile", "\n\n".join(warnings))] if warnings else []
+    probe = probe_line(study)
+    out = [("profile", "\n\n".join(([probe] if probe else []) + warnings))] if warnings or probe else []
     out += [("best orders (lowest score = friendliest; scores on the study's common scale, see below)", _table(
         ["rank", "trial", "score", "order"],
         [[str(i), str(n), _fmt(s), format_order(o)] for i, (o, s, n) in enumerate(best, 1)], markdown)
@@ -267,6 +283,7 @@ def report_data(study: optuna.Study, top: int = 10) -> dict:
         "flat_profile": spread is not None and spread < FLAT_SPREAD,
         "targets_learned": None if learned is None else learned[0],
         "unlearned_warning": unlearned_warning(study) is not None,
+        "dependency_probe": probe_of(study),
     }
 
 

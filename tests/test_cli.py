@@ -87,6 +87,7 @@ def test_search_creates_a_study_and_rerun_resumes(tmp_path, monkeypatch, capsys)
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "study square-L5-mixture-seed0" in out and "0 trials so far" in out and "global-1" in out
+    assert "dependency probe: 5 of 5 targets determined" in out and "0,1,2,3,4 is" in out
     assert (tmp_path / "storage" / "orderopt.db").exists()
     assert main(argv) == 0
     assert "6 trials so far" in capsys.readouterr().out

@@ -94,6 +94,8 @@ class HierarchicalOrderSampler(BaseSampler):
             cut into blocks of ``structured_block`` and permuted). Orders already evaluated in
             the study (e.g. enqueued) and ``seed_orders`` always come first.
         seed_orders: orders to evaluate first.
+        pin_seed_orders: the seed orders always enter the tournament (for orders a prior trusts,
+            e.g. the dependency probe's, whose profile may not stand out).
         structured_block: block length for ``init="structured"`` (default ``n // levels``).
         local_cap: at most this many inner permutations per block in a local stage.
         elite: how many of the best orders the exploration mutates (default ``max(2, T // 4)``).
@@ -133,6 +135,7 @@ class HierarchicalOrderSampler(BaseSampler):
         levels: int = 3,
         init: str = "random",
         seed_orders: Sequence[Sequence[int]] = (),
+        pin_seed_orders: bool = False,
         structured_block: int | None = None,
         local_cap: int = 24,
         elite: int | None = None,
@@ -161,6 +164,7 @@ class HierarchicalOrderSampler(BaseSampler):
         if elite is not None and elite < 1:
             raise ConfigError(f"elite must be >= 1, got {elite}")
         self._seed_orders = tuple(validate_order(o) for o in seed_orders)
+        self._pin_seed_orders = bool(pin_seed_orders)
         lengths = {len(o) for o in self._seed_orders}
         if len(lengths) > 1:
             raise InvalidOrderError(f"seed orders have different lengths {sorted(lengths)}; give permutations of one n")
@@ -327,7 +331,7 @@ class HierarchicalOrderSampler(BaseSampler):
             raise InvalidOrderError(f"seed orders have length {len(self._seed_orders[0])} but the order has n={n}")
         stop = storage_of(study).get_study_system_attrs(study_id_of(study)).get(STOP_LOCAL_ATTR)
         return Schedule(n, self.config, seed=self._schedule_seed(study), seed_orders=self._seed_orders,
-                        representable=_representable(sizes), stop_local=stop)
+                        pinned=self._seed_orders if self._pin_seed_orders else (), representable=_representable(sizes), stop_local=stop)
 
     @staticmethod
     def _attrs(name: str, order: Order, label: str, index: int, role: str) -> tuple[dict, dict]:

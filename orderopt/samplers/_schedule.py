@@ -220,6 +220,7 @@ class Schedule:
         *,
         seed: int = 0,
         seed_orders: Sequence[Order] = (),
+        pinned: Sequence[Order] = (),
         representable: Callable[[Order], bool] = lambda o: True,
         stop_local: int | None = None,
     ) -> None:
@@ -230,6 +231,7 @@ class Schedule:
         self.population = min(config.population or math.factorial(self.levels + 1), math.factorial(n))
         self.seed = seed
         self.seed_orders = tuple(tuple(o) for o in seed_orders)
+        self.pinned = tuple(tuple(o) for o in pinned)  # always tournament entrants (once evaluated)
         self.representable = representable
 
     # ------------------------------------------------------------ candidates
@@ -443,7 +445,8 @@ class Schedule:
         size = self.config.tournament_size
         if size < 2 or len(book.total) < 2:
             return
-        entrants = tuple(book.ranked()[:size])
+        pinned = [o for o in self.pinned if o in book]
+        entrants = tuple(dict.fromkeys([*pinned, *book.ranked()]))[:max(size, len(pinned))]
         anchors = tuple(book.score(o) for o in entrants)
         for j in range(1, self.config.tournament_runs + 1):
             stage = Stage(index + j, f"tournament-{j}", (), entrants, anchors)

@@ -6,7 +6,7 @@ name and storage alone; ``search`` runs (or resumes) the hierarchical global-loc
 
 from orderopt.studies._search import SearchResult, best_orders, search
 from orderopt.studies._spec import StudySpec, read_spec
-from orderopt.studies._study import create_study, default_study_name, load_study, task_of
+from orderopt.studies._study import create_study, default_study_name, load_study, probe_of, task_of
 from orderopt.studies._verify import VerifyRow, format_verification, read_verification, verify
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "create_study",
     "default_study_name",
     "load_study",
+    "probe_of",
     "read_spec",
     "search",
     "task_of",

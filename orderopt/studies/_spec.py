@@ -16,7 +16,7 @@ import optuna
 from orderopt.errors import ConfigError
 from orderopt.samplers import SCHEDULE_VERSION
 
-__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "read_spec",
+__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "PRIORS", "read_spec",
            "write_spec", "is_orderopt_study"]
 
 SPEC_ATTR = "orderopt_spec"
@@ -25,8 +25,9 @@ SEARCH_MODES = ("mixture", "trial")
 # settings that decide which orders a study tries (checked when a study is resumed)
 SEARCH_SETTINGS = ("preset", "mode", "signal", "steps", "val_per_order", "seed", "levels", "init", "blocks",
                    "population", "round_size", "incumbents", "patience", "references", "tournament_size",
-                   "tournament_runs", "model_proposals", "pruning")
+                   "tournament_runs", "model_proposals", "pruning", "prior")
 PRUNINGS = ("none", "rank")
+PRIORS = ("dependency", "none")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class StudySpec:
     tournament_runs: int | None = None
     model_proposals: int | None = None
     pruning: str | None = None
+    prior: str = "dependency"  # the dependency probe's order seeds the search (see orderopt.dependency)
     version: int = field(default=SPEC_VERSION)
     schedule_version: int = field(default=SCHEDULE_VERSION)
 
@@ -96,6 +98,8 @@ class StudySpec:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.prior not in PRIORS:
+            raise ConfigError(f"unknown prior {self.prior!r}; use {' or '.join(PRIORS)}")
         if self.pruning is not None and self.pruning not in PRUNINGS:
             raise ConfigError(f"unknown pruning {self.pruning!r}; use {' or '.join(PRUNINGS)}")
         for name in ("references", "tournament_size", "model_proposals"):
@@ -139,7 +143,7 @@ def read_spec(study: optuna.Study) -> StudySpec | None:
                           f"{raw.get('schedule_version', 1)}, this orderopt replays version {SCHEDULE_VERSION}); "
                           "its trials stay readable with optuna, but resume it with the orderopt that made it "
                           "or start a new study with another --study name")
-    return StudySpec(**raw)
+    return StudySpec(**{"prior": "none", **raw})  # studies made before the probe resume without it
 
 
 def write_spec(study: optuna.Study, spec: StudySpec) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import optuna
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
+from orderopt.dependency import probe_dependencies
 from orderopt.errors import ConfigError
 from orderopt.presets import get_preset, preset_for
 from orderopt.pruners import StageRankPruner
@@ -17,11 +19,13 @@ from orderopt.storage import get_storage
 from orderopt.studies._spec import SEARCH_SETTINGS, StudySpec, is_orderopt_study, read_spec, write_spec
 from orderopt.tasks import Task, task_from_spec
 
-__all__ = ["create_study", "load_study", "task_of", "default_study_name", "sampler_for", "pruner_for", "HEARTBEAT_S",
+__all__ = ["create_study", "load_study", "task_of", "default_study_name", "sampler_for", "pruner_for", "probe_of",
+           "PROBE_ATTR", "HEARTBEAT_S",
            "GRACE_S"]
 
 HEARTBEAT_S = 20  # a worker records a heartbeat for its running trials at least this often
-GRACE_S = 90  # a running trial without a heartbeat for this long is failed (and its order re-run)
+GRACE_S = 90
+PROBE_ATTR = "orderopt_probe"  # a running trial without a heartbeat for this long is failed (and its order re-run)
 
 
 def _storage(storage, heartbeat_interval: int, grace_period: int, *, create: bool = True
@@ -38,10 +42,26 @@ def default_study_name(task: Task, mode: str, seed: int) -> str:
     return f"{task.name}-L{task.length}-{mode}-seed{seed}"
 
 
-def sampler_for(spec: StudySpec) -> HierarchicalOrderSampler:
-    """The sampler a study's spec describes (every worker builds the same one)."""
+def probe_of(study: optuna.Study) -> dict | None:
+    """The dependency probe stored with a study (``order``, ``explained``, ``parents``, ...), if any."""
+    return study.user_attrs.get(PROBE_ATTR)
+
+
+def _run_probe(task: Task) -> dict:
+    result = probe_dependencies(task)
+    return {"order": list(result.order), "explained": result.explained, "parents": [list(p) for p in result.parents],
+            "entropy": [round(h, 4) for h in result.entropy], "seconds": round(result.seconds, 1),
+            "notes": result.notes}
+
+
+def sampler_for(spec: StudySpec, probe: dict | None = None) -> HierarchicalOrderSampler:
+    """The sampler a study's spec (and its stored dependency probe) describes: every worker
+    builds the same one. The probe's order is a seed order; when it explained every target it
+    also enters the tournament."""
     r = spec.resolved()
+    seeds = [tuple(probe["order"])] if probe and spec.prior == "dependency" else []
     return HierarchicalOrderSampler(
+        seed_orders=seeds, pin_seed_orders=bool(seeds and probe.get("explained")),
         seed=spec.seed, levels=spec.levels, init=spec.init, population=r.population,
         local="rounds" if spec.mode == "mixture" else "sequential", incumbents=r.incumbents,
         round_size=r.round_size, patience=r.patience, references=r.references,
@@ -69,13 +89,15 @@ def create_study(
     pruner: BasePruner | None = None,
     heartbeat_interval: int = HEARTBEAT_S,
     grace_period: int = GRACE_S,
+    log: Callable[[str], None] | None = None,
     **settings: Any,
 ) -> optuna.Study:
     """An Optuna study that searches generation orders of ``task``; re-creating it with the same
     name and storage resumes it. ``settings`` are :class:`StudySpec` fields (``preset``,
     ``mode``, ``seed``, ``levels``, ``population``, ``round_size``, ...); ``None`` or absent
     means the default for a new study and the stored value for an existing one. Asking an
-    existing study for other settings is a :class:`ConfigError` that names them.
+    existing study for other settings is a :class:`ConfigError` that names them. A new study with
+    ``prior="dependency"`` (the default) first runs the dependency probe (``log`` hears about it).
 
     Everything is checked before anything is written: a bad setting leaves no study behind."""
     unknown = sorted(set(settings) - set(SEARCH_SETTINGS))
@@ -104,10 +126,18 @@ def create_study(
         if diff:
             raise ConfigError(f"study {name!r} was created with other search settings: {'; '.join(diff)}; re-run "
                               "without those options to resume it with its own, or choose another --study name")
-        return optuna.load_study(study_name=name, storage=rdb, sampler=sampler or sampler_for(stored),
+        return optuna.load_study(study_name=name, storage=rdb, sampler=sampler or sampler_for(stored, probe_of(study)),
                                  pruner=pruner or pruner_for(stored, task))
+    probe = None
+    if spec.prior == "dependency":
+        if log:
+            log(f"reading which tokens determine each of the {task.length} targets from the task's data "
+                "(dependency probe, up to ~2 min; --prior none skips it)")
+        probe = _run_probe(task)
     study = optuna.create_study(storage=rdb, study_name=name, direction="minimize",
-                                sampler=sampler or sampler_for(spec), pruner=pruner or pruner_for(spec, task))
+                                sampler=sampler or sampler_for(spec, probe), pruner=pruner or pruner_for(spec, task))
+    if probe is not None:
+        study.set_user_attr(PROBE_ATTR, probe)
     write_spec(study, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -135,7 +165,7 @@ def load_study(
         raise ConfigError(f"study {study_name!r} was not created by orderopt; give the name of an orderopt study")
     study = optuna.load_study(study_name=study_name, storage=rdb)
     spec = read_spec(study)
-    study.sampler = sampler or sampler_for(spec)
+    study.sampler = sampler or sampler_for(spec, probe_of(study))
     study.pruner = pruner or pruner_for(spec)
     return study
 

@@ -11,7 +11,8 @@ from optuna.trial import TrialState
 from orderopt.errors import ConfigError
 from orderopt.orders import is_order
 from orderopt.samplers import RAW_ATTR, SCORE_ATTR, trial_score
-from orderopt.studies import best_orders, create_study, load_study, read_spec, search, task_of
+from orderopt.studies import best_orders, create_study, load_study, probe_of, read_spec, search, task_of
+from orderopt.studies._search import PRIOR_MARGIN
 from orderopt.tasks import make_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -78,7 +79,7 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
 
 
 def test_tournament_picks_found_1(tmp_path):
-    study = create_study(TASK, storage=sqlite(tmp_path), seed=1, **SMALL)
+    study = create_study(TASK, storage=sqlite(tmp_path), seed=1, prior="none", **SMALL)
     res = search(study, progress=False)
     tournament = defaultdict(list)
     for t in study.trials:
@@ -93,6 +94,30 @@ def test_tournament_picks_found_1(tmp_path):
     raws = [t.system_attrs[RAW_ATTR] for t in study.trials
             if tuple(t.user_attrs["order"]) == entrant and t.system_attrs["orderopt:stage"].startswith("tournament")]
     assert len(set(raws)) == 2
+
+
+def test_dependency_prior_seeds_the_search_and_stays_first_unless_beaten(tmp_path):
+    task = make_task("square", 5, scramble=2)
+    study = create_study(task, storage=sqlite(tmp_path), seed=0, **SMALL)
+    probe = probe_of(study)
+    prior = tuple(probe["order"])
+    assert read_spec(study).prior == "dependency" and probe["explained"] and prior == task.parse_order("friendly")
+    search(study, progress=False)
+    by_stage = defaultdict(set)
+    tournament = defaultdict(list)
+    for t in study.trials:
+        stage, order = t.system_attrs["orderopt:stage"], tuple(t.user_attrs["order"])
+        by_stage[stage].add(order)
+        if stage.startswith("tournament"):
+            tournament[order].append(math.log(t.system_attrs[SCORE_ATTR]))
+    assert prior in by_stage["global-1"] and prior in tournament  # a seed order, pinned to the tournament
+    first, score, _ = best_orders(study, 1)[0]
+    prior_score = math.exp(np.mean(tournament[prior]))
+    assert first == prior or score < prior_score * (1 - PRIOR_MARGIN)
+    plain = create_study(task, storage=sqlite(tmp_path), study_name="plain", seed=0, prior="none", **SMALL)
+    assert probe_of(plain) is None and read_spec(plain).prior == "none"
+    with pytest.raises(ConfigError, match="unknown prior"):
+        create_study(task, storage=sqlite(tmp_path), study_name="bad", prior="magic")
 
 
 def test_budget_moves_on_to_the_tournament(tmp_path):

@@ -39,3 +39,12 @@ def test_unknown_setting_means_a_newer_orderopt(stored, capsys):
         load_study("s", storage=stored)
     assert main(["report", "--study", "s", "--storage", stored]) == 2
     assert "upgrade orderopt" in capsys.readouterr().err
+
+
+def test_a_study_made_before_the_dependency_probe_resumes_without_it(stored):
+    study = optuna.load_study(study_name="s", storage=stored)
+    spec = {k: v for k, v in study.user_attrs[SPEC_ATTR].items() if k != "prior"}
+    study.set_user_attr(SPEC_ATTR, spec)
+    from orderopt.studies import read_spec
+
+    assert read_spec(load_study("s", storage=stored)).prior == "none"
