@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _json_arg(p)
 
+    p = sub.add_parser("probe", help="which few tokens determine each target, read from the task's data by counting")
+    _task_args(p)
+    p.add_argument("--samples", type=int, default=None, help="samples generated (half counted, half scored) [60000]")
+    p.add_argument("--max-parents", type=int, default=None, help="largest set of tokens tried per target [3]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data")
+    _json_arg(p)
+
     p = sub.add_parser("search", help="search a learning-friendly order (Optuna study; re-run to resume)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _task_args(p)
@@ -198,6 +205,38 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             if name == task.name:
                 print(f"{'':<9} preset {preset}: {why}")
     print("\nUser tasks: --task data.npz | data.jsonl ({'input': [...], 'target': [...]}) | module:function")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``orderopt probe``: the dependency probe a new search starts with, on its own."""
+    from dataclasses import replace
+
+    from orderopt.dependency import ProbeConfig, probe_dependencies
+
+    task = _task_from_args(args)
+    config = ProbeConfig(seed=args.seed)
+    if args.samples is not None:
+        if args.samples < 100:
+            raise ConfigError(f"--samples must be >= 100, got {args.samples}")
+        config = replace(config, n_samples=args.samples)
+    if args.max_parents is not None:
+        if not 1 <= args.max_parents <= 4:
+            raise ConfigError(f"--max-parents must be 1-4, got {args.max_parents}")
+        config = replace(config, max_parents=args.max_parents)
+    result = probe_dependencies(task, config)
+    print(f"{'target':>6}  {'entropy':>7}  {'alone':>6}  determined by")
+    for j in range(task.length):
+        mark = "" if result.entropy[j] < config.explained_nats else "  (not determined)"
+        print(f"{'y' + str(j):>6}  {result.entropy[j]:7.3f}  {result.baseline[j]:6.3f}  "
+              f"{', '.join(result.parents[j]) or '-'}{mark}")
+    verdict = "every target determined" if result.explained else "not every target determined"
+    print(f"\norder {format_order(result.order)} ({verdict}; {result.evaluations} sets in {result.seconds:.1f} s)")
+    for note in result.notes:
+        print(note)
+    args.payload = {"task": task.spec(), "order": list(result.order), "explained": result.explained,
+                    "parents": [list(p) for p in result.parents], "entropy": result.entropy,
+                    "baseline": result.baseline, "seconds": result.seconds}
     return 0
 
 
@@ -504,7 +543,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "search": cmd_search,
+COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "profile": cmd_profile, "probe": cmd_probe, "search": cmd_search,
             "worker": cmd_worker, "report": cmd_report, "dashboard": cmd_dashboard}
 
 

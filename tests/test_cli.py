@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -203,3 +204,14 @@ def test_json_outputs_saved_models_and_artifacts_served_by_the_dashboard(tmp_pat
     assert meta["order"] == found["order"] and meta["success"] == found["success"]
     models = len({tuple(r["order"]) for r in doc["verification"]})
     assert len(optuna.artifacts.get_all_artifact_meta(study)) == models + 1  # + the figure
+
+
+def test_probe_prints_what_determines_each_target(capsys):
+    assert main(["probe", "--task", "square", "--length", "5", "--scramble", "1", "--samples", "20000"]) == 0
+    out = capsys.readouterr().out
+    assert "every target determined" in out and out.count("(not determined)") == 0
+    assert main(["probe", "--task", "prod", "--length", "4", "--samples", "20000", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["explained"] is False and sorted(payload["order"]) == [0, 1, 2, 3]
+    assert main(["probe", "--task", "square", "--max-parents", "9"]) == 2
+    assert "--max-parents must be 1-4" in capsys.readouterr().err
