@@ -6,6 +6,8 @@ Run:  python benchmarks/order_sensitivity.py [--preset cpu] [--length 8] [--task
           --name training_recipe                                   # measure a training recipe
       python benchmarks/order_sensitivity.py --cases prod:6 --orders forward --small-operands 0.5 \\
           --name training_recipe                                   # prod: curriculum over digit counts
+      python benchmarks/order_sensitivity.py --cases prod:6 --sparse-operands 0 \\
+          --name training_recipe                                   # prod: uniform training operands
 Writes benchmarks/results/<name>.md (default order_sensitivity). Every training is cached in
 results/<name>.jsonl under its task, order, steps, seed and settings (the training and model
 values that differ from the preset's), so an interrupted run resumes; the table lists every
@@ -74,17 +76,20 @@ def main() -> None:
                     help="ignore the per-task training defaults (orderopt.presets.preset_for)")
     ap.add_argument("--small-operands", type=float, default=None, metavar="SHARE",
                     help="prod only: share of training rows with 1..n-digit operands (a curriculum)")
+    ap.add_argument("--sparse-operands", type=float, default=None, metavar="SHARE",
+                    help="prod only: share of training rows with zeroed operand digits (default: the task's, 0.5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="order_sensitivity", help="result file name under benchmarks/results")
     args = ap.parse_args()
     preset = get_preset(args.preset)
     cases = ([parse_case(c) for c in args.cases.split(",")] if args.cases
              else [(name, args.length, None) for name in args.tasks.split(",")])
-    if args.small_operands is not None and any(name != "prod" for name, _, _ in cases):
-        ap.error("--small-operands applies to prod only; give --cases prod:L")
+    if (args.small_operands is not None or args.sparse_operands is not None) and any(name != "prod" for name, _, _ in cases):
+        ap.error("--small-operands and --sparse-operands apply to prod only; give --cases prod:L")
     cache = RunCache(args.name, KEY)
     for name, length, window in cases:
-        task = make_task(name, length, window=window)
+        sparse = 0.0 if args.small_operands is not None else args.sparse_operands  # one curriculum at a time
+        task = make_task(name, length, window=window, sparse_operands=sparse)
         chosen = preset if args.no_task_defaults else preset_for(preset.name, task)
         shape, config = chosen.final_model, chosen.final_train
         if args.model:
@@ -96,6 +101,8 @@ def main() -> None:
             settings = settings_of(preset, shape, config)
             if args.small_operands is not None:
                 settings = {**(settings or {}), "train.small_operands": args.small_operands}
+            if getattr(task, "sparse_operands", 0):  # rows without it trained on uniform operands
+                settings = {**(settings or {}), "task.sparse_operands": task.sparse_operands}
             fields = {"task": name, "L": task.length, "window": window, "order": order_name,
                       "steps": config.total_steps(), "seed": config.seed, "settings": settings}
 
@@ -130,7 +137,10 @@ def main() -> None:
         f"{preset.final_train.batch_size}, n_train {preset.final_train.n_train}). Success = all L targets right on "
         "the test samples (greedy); train-split success is the same on as many training samples (equal to "
         "success: the model generalises what it fits; both low: it has not fitted the task). Accuracy of "
-        "y_i is by canonical position (-: run made before these columns existed). d: the index task's window (- = its default, 2). Rows are cached in the .jsonl next to this file (delete it to recompute); "
+        "y_i is by canonical position (-: run made before these columns existed). prod rows without "
+        "task.sparse_operands trained on uniform operands (made before the option existed); "
+        "train.sparse_digits=S:P rows drew their sparse operands with this script's own function before the task "
+        "took it over (the same distribution as task.sparse_operands=S with p = P, another random draw). d: the index task's window (- = its default, 2). Rows are cached in the .jsonl next to this file (delete it to recompute); "
         "'train s' is wall time and depends on what else the machine was running. "
         + host_notes(records),
     )

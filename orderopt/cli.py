@@ -44,6 +44,9 @@ def _task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variables", type=int, default=None, help="delay task: number of variables")
     p.add_argument("--delay", type=int, default=None, help="delay task: cross-variable delay")
     p.add_argument("--mlp-seed", type=int, default=None, help="mlp task: seed of the random MLP")
+    p.add_argument("--sparse-operands", type=float, default=None, metavar="SHARE",
+                   help="prod task: share of training rows whose operand digits are zeroed at random (default 0.5; "
+                        "0 trains on uniform operands only)")
     p.add_argument("--scramble", type=int, default=None, metavar="SEED",
                    help="relabel the target indices by a random permutation drawn from SEED, so that no order is "
                         "privileged by the task's own numbering; the order 'friendly' is the relabelled forward")
@@ -54,7 +57,7 @@ def _task_from_args(args: argparse.Namespace):
 
     return resolve_task(
         args.task, args.length, window=args.window, variables=args.variables,
-        delay=args.delay, mlp_seed=args.mlp_seed, scramble=args.scramble,
+        delay=args.delay, mlp_seed=args.mlp_seed, sparse_operands=args.sparse_operands, scramble=args.scramble,
     )
 
 

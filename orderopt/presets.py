@@ -80,11 +80,13 @@ def _index_recipe(task) -> dict:
 TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]] = {
     ("cpu", "prod"): (
         {"profile_train": replace(PRESETS["cpu"].profile_train, steps=1_200),
-         "final_train": replace(PRESETS["cpu"].final_train, steps=4_000)},
+         "final_model": replace(PRESETS["cpu"].final_model, n_head=8),
+         "final_train": replace(PRESETS["cpu"].final_train, steps=3_500)},
         "profiles of 1200 steps (at 600 all orders still look alike: lsd-first ranked 40th of 128 "
-        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md); full trainings of 4000 steps, "
-        "where lsd-first leads msd-first (L = 6: 0.112 vs 0.035 and 0.098 vs 0.043 in two seeds; at 1500 "
-        "steps lsd-first reaches only 0.015, at 10,000 msd-first has caught up; benchmarks/results/training_recipe.md)",
+        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md); full trainings of 3500 steps with "
+        "8 heads, on the task's sparse training operands: L = 6 lsd-first SUCCESS_FWD vs msd-first SUCCESS_REV "
+        "(4 heads: 0.23; uniform operands: 0.04 with 8 heads, 0.11 with 4 heads after 4000 steps; "
+        "benchmarks/results/training_recipe.md)",
     ),
     ("cpu", "relu"): (
         {"final_train": replace(PRESETS["cpu"].final_train, steps=500)},

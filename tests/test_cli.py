@@ -40,6 +40,8 @@ def test_train_reports_success_per_order(capsys):
         (["train", "--task", "square", "--preset", "huge"], "unknown preset"),
         (["train", "--task", "square", "--steps", "0"], "steps must be >= 1"),
         (["train", "--task", "missing.jsonl"], "does not exist"),
+        (["train", "--task", "prod", "--length", "6", "--sparse-operands", "2"], "share of training rows in 0..1"),
+        (["train", "--task", "square", "--sparse-operands", "0.5"], "task square: bad option"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, argv, message):

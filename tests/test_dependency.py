@@ -33,6 +33,18 @@ def test_probe_follows_a_dependency_graph_of_three_token_updates():
             assert where[to_scrambled[parent]] < where[to_scrambled[child]]
 
 
+def test_probe_explains_lookups_through_earlier_states():
+    task = make_task("index", 8, scramble=2)  # y_i = x[(y_(i-1) + y_(i-2)) mod L]: no fixed set determines it
+    result = probe_dependencies(task, FAST)
+    assert result.explained and result.order == task.parse_order("friendly")
+    friendly = task.parse_order("friendly")
+    # from the third state on: a copy of the input the two states before point to
+    for position in range(3, 8):
+        pointers = {f"y{friendly[position - 1]}", f"y{friendly[position - 2]}"}
+        (parent,) = result.parents[friendly[position]]
+        assert parent.startswith("x[") and set(parent[2:-1].split(",")) == pointers
+
+
 def test_probe_leaves_targets_of_many_tokens_unexplained():
     result = probe_dependencies(make_task("prod", 4), FAST)  # carries depend on four digits or more
     assert not result.explained

@@ -73,6 +73,12 @@ class Task(ABC):
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` samples ``(x, y)`` as int64 token ids, ``y`` in canonical order."""
 
+    def generate_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` training samples. The same distribution as :meth:`generate` unless a task
+        trains better on another one (``prod``: operands with zeroed digits); validation and test
+        always come from :meth:`generate`, so scores and success measure the task itself."""
+        return self.generate(n, rng)
+
     # ------------------------------------------------------------------ data
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` samples, the same for the same seed."""
@@ -83,7 +89,7 @@ class Task(ABC):
         """Disjoint splits: each split has its own seed stream; validation/test rows whose input
         also occurs in train (or test rows also in validation) are redrawn."""
         streams = np.random.SeedSequence([int(seed), 0x0DE7]).spawn(3)
-        x_tr, y_tr = self._check(*self.generate(n_train, np.random.default_rng(streams[0])), n_train)
+        x_tr, y_tr = self._check(*self.generate_train(n_train, np.random.default_rng(streams[0])), n_train)
         taken = set(_row_keys(x_tr).tolist())
         held: list[tuple[np.ndarray, np.ndarray]] = []
         for stream, n in zip(streams[1:], (n_val, n_test)):

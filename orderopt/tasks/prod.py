@@ -4,29 +4,48 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Any
+
 from orderopt.errors import TaskConfigError
 from orderopt.orders import Order, identity, reverse
 from orderopt.tasks.base import Task
 
-__all__ = ["ProdTask"]
+__all__ = ["ProdTask", "SPARSE_DIGIT_ZERO"]
+
+# In a sparse training row every operand digit is 0 with this probability (0.3 beat 0.5 and a
+# share of 1.0 did worse than 0.5: benchmarks/results/training_recipe.md).
+SPARSE_DIGIT_ZERO = 0.3
 
 
 class ProdTask(Task):
     """Input: two zero-padded ``n``-digit numbers ``a, b``, most-significant digit first
     (``2n`` tokens). Targets: the ``L = 2n`` digits of ``a*b``, zero-padded, canonical order
-    least-significant digit first, so ``forward`` follows the carries and ``msd-first`` fights them."""
+    least-significant digit first, so ``forward`` follows the carries and ``msd-first`` fights them.
+
+    Training rows: a share ``sparse_operands`` of them has operands whose digits are zeroed at
+    random (each with probability ``SPARSE_DIGIT_ZERO``); the rest, and all validation and test
+    rows, are uniform. A middle digit of a product is a sum of several digit products mod 10: a
+    model that has learned some of them still predicts it at chance, so uniform rows give no
+    partial credit and training sits on a plateau; rows where the other products vanish give it.
+    With it the ``cpu`` model learns 3-digit products (``benchmarks/results/training_recipe.md``)."""
 
     name = "prod"
 
-    def __init__(self, length: int = 8) -> None:
+    def __init__(self, length: int = 8, sparse_operands: float = 0.5) -> None:
         length = int(length)
         if length < 2 or length % 2:
             raise TaskConfigError(f"prod needs an even length L = 2n (n digits per operand), got {length}")
+        sparse_operands = float(sparse_operands)
+        if not 0.0 <= sparse_operands <= 1.0:
+            raise TaskConfigError(f"prod's sparse_operands is a share of training rows in 0..1, got {sparse_operands}")
+        self.sparse_operands = sparse_operands
         self.length = self.input_length = length
         self.digits = length // 2
         self.vocab_size = 10
         self.formula = (
             f"a, b uniform {self.digits}-digit (zero-padded, msd first); y = digits of a*b, lsd first"
+            + (f"; training: {self.sparse_operands:g} of rows with digits zeroed at rate {SPARSE_DIGIT_ZERO:g}"
+               if self.sparse_operands else "")
         )
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +53,20 @@ class ProdTask(Task):
         a = rng.integers(0, 10**d, size=n, dtype=np.int64)
         b = rng.integers(0, 10**d, size=n, dtype=np.int64)
         return self.encode(a, b)
+
+    def generate_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.sparse_operands == 0.0:
+            return self.generate(n, rng)
+        d = self.digits
+        digits = rng.integers(0, 10, size=(2, n, d), dtype=np.int64)  # least significant first
+        sparse_rows = rng.random(n) < self.sparse_operands
+        digits[(rng.random((2, n, d)) < SPARSE_DIGIT_ZERO) & sparse_rows[None, :, None]] = 0
+        a, b = (digits * 10 ** np.arange(d, dtype=np.int64)).sum(axis=-1)
+        return self.encode(a, b)
+
+    def options(self) -> dict[str, Any]:
+        # left out at its default, so specs stored before the option existed name the same task
+        return {} if self.sparse_operands == 0.5 else {"sparse_operands": self.sparse_operands}
 
     def encode(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Samples ``(x, y)`` for operand arrays ``a, b`` (each below ``10**digits``): for drawing

@@ -41,6 +41,10 @@ class ScrambledTask(Task):
         x, y = self.base.generate(n, rng)
         return x, np.asarray(y)[:, list(self.relabel)]
 
+    def generate_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.base.generate_train(n, rng)
+        return x, np.asarray(y)[:, list(self.relabel)]
+
     # ---------------------------------------------------------------- orders
     def from_original(self, order: Order) -> Order:
         """The scrambled order that emits the same targets as ``order`` does on the original task."""

@@ -54,6 +54,28 @@ def test_prod_digits_match_integer_product():
         make_task("prod", 7)
 
 
+def test_prod_trains_on_sparse_operands_and_tests_on_uniform_ones():
+    task = make_task("prod", 6)
+    s = task.splits(20_000, 2_000, 2_000, seed=0)
+    zeros = [float((x == 0).mean()) for x in (s.x_train, s.x_val, s.x_test)]
+    # half the training rows zero each digit with probability 0.3: 0.1 + 0.5 * 0.3 * 0.9 = 0.235
+    assert abs(zeros[0] - 0.235) < 0.01 and all(abs(z - 0.1) < 0.01 for z in zeros[1:])
+    a, b = s.x_train[:, :3] @ (10 ** np.arange(2, -1, -1)), s.x_train[:, 3:] @ (10 ** np.arange(2, -1, -1))
+    assert np.array_equal(s.y_train @ (10 ** np.arange(6)), a * b)  # still exact products
+    uniform = make_task("prod", 6, sparse_operands=0)
+    rng = lambda: np.random.default_rng(5)  # noqa: E731
+    assert np.array_equal(uniform.generate_train(100, rng())[0], uniform.generate(100, rng())[0])
+    # the default is left out of the spec (specs stored before the option name the same task)
+    assert task.spec() == {"name": "prod", "length": 6}
+    assert task_from_spec(uniform.spec()).sparse_operands == 0.0
+    scrambled = make_task("prod", 6, scramble=1)
+    x_s, y_s = scrambled.generate_train(500, rng())
+    x_b, y_b = task.generate_train(500, rng())
+    assert np.array_equal(x_s, x_b) and np.array_equal(y_s, y_b[:, list(scrambled.relabel)])
+    with pytest.raises(TaskConfigError, match="share of training rows"):
+        make_task("prod", 6, sparse_operands=1.5)
+
+
 def test_delay_matches_its_dependency_graph():
     task = DelayTask(12, variables=3, delay=2)
     x, y = task.sample(64, 0)
