@@ -477,7 +477,8 @@ def profile(
     config.check()
     checked = _check_orders(task, orders)
     tc = config.train
-    splits = splits or task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed)
+    splits = splits or task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed,
+                                   profiling=True)
     return MODES[config.mode](task, checked, config, splits, on_checkpoint, progress)
 
 

@@ -279,7 +279,7 @@ def search(
     task = task_of(study)
     config = _profile_config(spec, task, device)
     tc = config.train
-    splits = task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed)
+    splits = task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed, profiling=True)
     sizes = layout_sizes(task.length, spec.blocks)
     sampler = study.sampler
     start = time.perf_counter()

@@ -60,6 +60,8 @@ def test_prod_trains_on_sparse_operands_and_tests_on_uniform_ones():
     zeros = [float((x == 0).mean()) for x in (s.x_train, s.x_val, s.x_test)]
     # half the training rows zero each digit with probability 0.3: 0.1 + 0.5 * 0.3 * 0.9 = 0.235
     assert abs(zeros[0] - 0.235) < 0.01 and all(abs(z - 0.1) < 0.01 for z in zeros[1:])
+    profiled = task.splits(20_000, 2_000, 2_000, seed=0, profiling=True)  # loss profiling trains on uniform rows
+    assert abs(float((profiled.x_train == 0).mean()) - 0.1) < 0.01
     a, b = s.x_train[:, :3] @ (10 ** np.arange(2, -1, -1)), s.x_train[:, 3:] @ (10 ** np.arange(2, -1, -1))
     assert np.array_equal(s.y_train @ (10 ** np.arange(6)), a * b)  # still exact products
     uniform = make_task("prod", 6, sparse_operands=0)
