@@ -44,7 +44,7 @@ class ProdTask(Task):
         self.vocab_size = 10
         self.formula = (
             f"a, b uniform {self.digits}-digit (zero-padded, msd first); y = digits of a*b, lsd first"
-            + (f"; training: {self.sparse_operands:g} of rows with digits zeroed at rate {SPARSE_DIGIT_ZERO:g}"
+            + (f"; full training: {self.sparse_operands:g} of rows with digits zeroed at rate {SPARSE_DIGIT_ZERO:g}"
                if self.sparse_operands else "")
         )
 
