@@ -141,11 +141,11 @@ def probe_dependencies(task: Task, config: ProbeConfig | None = None) -> Depende
     baseline = [counter.entropy(n_in + j, ()) for j in range(L)]
     # plain sets first; lookups only when they leave a target unexplained (each pass has its own
     # budget of sets), so tasks that sets explain get the same order at the same cost as without them
-    order, notes, best, ok = _place_targets(counter, n_in, L, baseline, config, lookups=False)
+    order, notes, best, ok = _place_targets(counter, L, baseline, config, lookups=False)
     evaluations = counter.evaluations
     if not ok:
         counter.evaluations = 0
-        with_lookups = _place_targets(counter, n_in, L, baseline, config, lookups=True)
+        with_lookups = _place_targets(counter, L, baseline, config, lookups=True)
         evaluations += counter.evaluations
         explained = lambda found: sum(b[1] < config.explained_nats for b in found)  # noqa: E731
         if with_lookups[3] or explained(with_lookups[2]) > explained(best):
@@ -166,10 +166,11 @@ def probe_dependencies(task: Task, config: ProbeConfig | None = None) -> Depende
 _Best = tuple[int, float, tuple[int, ...], bool]
 
 
-def _place_targets(counter: _Counter, n_in: int, L: int, baseline: list[float], config: ProbeConfig, *,
+def _place_targets(counter: _Counter, L: int, baseline: list[float], config: ProbeConfig, *,
                    lookups: bool) -> tuple[list[int], list[str], list[_Best], bool]:
     """One greedy pass: the order, notes, each target's best explanation and whether all were
     explained by tokens placed before them."""
+    n_in = counter.n_inputs
     # best[j] = (size, entropy, set, lookup) of the smallest explaining set found so far (else the
     # lowest entropy); a lookup's size counts the copied input
     best: list[_Best] = [(0, baseline[j], (), False) for j in range(L)]

@@ -38,11 +38,12 @@ class ScrambledTask(Task):
         self.formula = f"{base.formula} [targets relabelled by scramble seed {self.scramble_seed}]"
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.base.generate(n, rng)
-        return x, np.asarray(y)[:, list(self.relabel)]
+        return self._relabelled(*self.base.generate(n, rng))
 
     def generate_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.base.generate_train(n, rng)
+        return self._relabelled(*self.base.generate_train(n, rng))
+
+    def _relabelled(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x, np.asarray(y)[:, list(self.relabel)]
 
     # ---------------------------------------------------------------- orders
