@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=None)
+    ap.add_argument("--weight-decay", type=float, default=None)
     ap.add_argument("--model", default=None, help="n_layer,n_head,n_embd,ffn (default: the preset's final model)")
     ap.add_argument("--no-task-defaults", action="store_true",
                     help="ignore the per-task training defaults (orderopt.presets.preset_for)")
@@ -95,7 +96,8 @@ def main() -> None:
         if args.model:
             shape = ModelShape(*(int(v) for v in args.model.split(",")))
         config = with_overrides(config, steps=args.steps, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
-                                n_train=args.n_train, warmup_steps=args.warmup)
+                                n_train=args.n_train, warmup_steps=args.warmup,
+                                weight_decay=args.weight_decay)
         splits = None
         for order_name in args.orders.split(","):
             settings = settings_of(preset, shape, config)

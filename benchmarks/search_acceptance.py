@@ -32,7 +32,7 @@ def search_seed(task, args, seed: int) -> dict:
     study = create_study(task, storage=args.storage, preset=args.preset, seed=seed)
     search(study, progress=False)
     if not args.no_verify:
-        verify(study, top=args.verify_top, n_random=args.verify_random, progress=False)
+        verify(study, top=args.verify_top, n_random=args.verify_random, jobs=args.jobs, progress=False)
     trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]
     span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
     ver = {r.label: r.success for r in read_verification(study)}
@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--verify-top", type=int, default=3)
     ap.add_argument("--verify-random", type=int, default=3)
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--jobs", type=int, default=None, help="verification trainings at once (default: one per core)")
     args = ap.parse_args()
     task = make_task(args.task, args.length)
     cache = RunCache(f"search_{args.task}_L{args.length}", KEY)

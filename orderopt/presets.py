@@ -81,11 +81,12 @@ TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]]
     ("cpu", "prod"): (
         {"profile_train": replace(PRESETS["cpu"].profile_train, steps=1_200),
          "final_model": replace(PRESETS["cpu"].final_model, n_head=8),
-         "final_train": replace(PRESETS["cpu"].final_train, steps=3_500)},
+         "final_train": replace(PRESETS["cpu"].final_train, steps=5_000)},
         "profiles of 1200 steps (at 600 all orders still look alike: lsd-first ranked 40th of 128 "
-        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md); full trainings of 3500 steps with "
-        "8 heads on the task's sparse training operands, 9-10 min on 1 core: L = 6 lsd-first 0.376 vs "
-        "msd-first 0.088 (seed 0; seed 1 lsd-first 0.268), where 4 heads on uniform operands reached 0.112 "
+        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md); full trainings of 5000 steps with "
+        "8 heads on the task's sparse training operands, 8.5 min per order on 1 core: L = 6 lsd-first 0.996 vs "
+        "msd-first 0.119 (seed 0; seeds 1, 2: 0.894, 0.922), where 3500 steps reached 0.27-0.57 and "
+        "4 heads on uniform operands 0.112 "
         "vs 0.035 after 4000 steps (benchmarks/results/training_recipe.md)",
     ),
     ("cpu", "relu"): (
