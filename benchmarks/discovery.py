@@ -41,13 +41,12 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import RunCache, commit, host_notes, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, commit, host_notes, machine, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE_DIR = HERE / ".cache"
 V1_COMMIT = "eb232fc"
-TOLERANCE = 0.05
 LEARNABLE = 0.5  # a cell counts only if its friendly order trains to at least this success
 KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T", "host")
 
@@ -249,7 +248,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         success = verified(c, tuple(rec["found"]), threads, cache)
         print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"]),
                           "success": success}), flush=True)
-        need_friendly = need_friendly or success < 1.0 - TOLERANCE
+        need_friendly = need_friendly or success < 1.0 - DISCOVERY_TOLERANCE
     if need_friendly:  # a found order at >= 1 - tolerance is discovered whatever the friendly order scores
         verified(c, friendly, threads, cache)
 
@@ -272,9 +271,9 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
             found = tuple(rec["found"])
             fv = cache.get({"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
                             "order": list(found)})
-            if fv is None or (fverify is None and fv["success"] < 1.0 - TOLERANCE):
+            if fv is None or (fverify is None and fv["success"] < 1.0 - DISCOVERY_TOLERANCE):
                 continue
-            found_ok = fv["success"] >= (1.0 if fverify is None else fverify["success"]) - TOLERANCE
+            found_ok = fv["success"] >= (1.0 if fverify is None else fverify["success"]) - DISCOVERY_TOLERANCE
             learnable = fverify is None or fverify["success"] >= LEARNABLE
             if learnable:  # a cell whose friendly order the final model cannot learn decides nothing
                 rates[method][0] += found_ok
@@ -301,8 +300,8 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
          "orders profiled", "search min"], rows,
         notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset, "
         "with the task's recipe) "
-        f"is at least the friendly order's success minus {TOLERANCE} (the friendly order is trained only when some "
-        f"found order of the cell is below {1 - TOLERANCE:.2f}; `-` = not needed). A cell whose friendly order trains "
+        f"is at least the friendly order's success minus {DISCOVERY_TOLERANCE} (the friendly order is trained only when some "
+        f"found order of the cell is below {1 - DISCOVERY_TOLERANCE:.2f}; `-` = not needed). A cell whose friendly order trains "
         f"to less than {LEARNABLE} is `n/a` and left out of the rates: the final model cannot learn the task at "
         "all, so no order can be told from another. Search minutes are wall time without "
         f"verification; {CONCURRENCY.get(name, CONCURRENCY['discovery'])} `random` "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import RunCache, host_notes, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, host_notes, machine, write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.studies import best_orders, create_study, read_verification, search, verify
@@ -24,7 +24,6 @@ from orderopt.tasks import make_task
 
 
 KEY = ("preset", "seed", "verify_top", "verify_random")
-DISCOVERY_MARGIN = 0.05  # found #1 within this exact-match success of forward counts as discovered
 
 
 def search_seed(task, args, seed: int) -> dict:
@@ -50,8 +49,9 @@ def row_of(rec: dict) -> list:
         return f"{ver[label]:.3f}" if label in ver else "-"
 
     found = [success(f"found #{i}") for i in range(1, rec["verify_top"] + 1)]
-    discovered = ("yes" if ver["found #1"] >= ver["forward"] - DISCOVERY_MARGIN else "no") \
-        if "found #1" in ver and "forward" in ver else "-"
+    discovered = "-"
+    if "found #1" in ver and "forward" in ver:
+        discovered = "yes" if ver["found #1"] >= ver["forward"] - DISCOVERY_TOLERANCE else "no"
     randoms = [success(f"random:{i}") for i in range(rec["verify_random"])]
     return [rec["seed"], f"{rec['search_min']:.1f}", rec["orders"], format_order(rec["found"]),
             rec["kendall_to_forward"], " / ".join(found) or "-", success("forward"), discovered, success("reverse"),
@@ -86,7 +86,7 @@ def main() -> None:
         [row_of(rec) for rec in recs],
         notes=host_notes(recs, lambda r: f"seed {r['seed']}") + " Success = exact match on the test split "
         "after full training of the preset's final model (`verify`); discovered = found #1 within "
-        f"{DISCOVERY_MARGIN} of forward. Search minutes are wall time on this machine (they include any "
+        f"{DISCOVERY_TOLERANCE} of forward. Search minutes are wall time on this machine (they include any "
         "wait for the CPU when another job ran beside the search). Rows are cached in the .jsonl next to this file.",
     )
 

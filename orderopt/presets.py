@@ -86,8 +86,7 @@ TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]]
         "at L = 6, 1st at 1200; benchmarks/results/profile_length.md); full trainings of 5000 steps with "
         "8 heads on the task's sparse training operands, 8.5 min per order on 1 core: L = 6 lsd-first 0.996 vs "
         "msd-first 0.119 (seed 0; seeds 1, 2: 0.894, 0.922), where 3500 steps reached 0.27-0.57 and "
-        "4 heads on uniform operands 0.112 "
-        "vs 0.035 after 4000 steps (benchmarks/results/training_recipe.md)",
+        "4 heads on uniform operands 0.112 vs 0.035 after 4000 steps (benchmarks/results/training_recipe.md)",
     ),
     ("cpu", "relu"): (
         {"final_train": replace(PRESETS["cpu"].final_train, steps=500)},
