@@ -33,6 +33,14 @@ OTHERS = 127  # random orders beside the friendly one, unless --others says othe
 LEARNED = 0.1  # a target counts as learned under an order when its validation loss is below this (nats)
 
 
+def _option(text: str) -> tuple[str, float]:
+    """``KEY=VALUE`` of ``--task-option`` (numeric values, as the built-in tasks' options are)."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--task-option wants KEY=VALUE, got {text!r}")
+    return key.strip(), float(value)
+
+
 def candidates(task, seed: int, others: int = OTHERS) -> list[tuple[int, ...]]:
     """The task's friendly order (forward, or its relabelling on a scrambled task) and ``others``
     random ones."""
@@ -51,6 +59,7 @@ def _row(rec: dict) -> list:
     label = rec["task"] if rec.get("scramble") is None else f"{rec['task']} scramble {rec['scramble']}"
     label += f" ({rec['model']} model)" if rec.get("model") else ""
     label += f" ({rec['train']} training)" if rec.get("train") else ""
+    label += "".join(f" ({k}={v:g})" for k, v in sorted((rec.get("options") or {}).items()))
     if "curve" in rec:
         fell = falls_at(rec["curve_steps"], rec["curve"])
         falls = "never" if fell is None else fell
@@ -74,13 +83,16 @@ def rank_check(args: argparse.Namespace) -> None:
     step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
     # "others" is None for the default, so records made before the option existed still match
     cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model", "others",
-                                "train"))
+                                "train", "options"))
+    # task options given on the command line (e.g. prod's sparse_profiles=0); None when none, so
+    # runs cached before the option existed still match
+    options = dict(_option(o) for o in args.task_option) or None
     others = None if args.others == OTHERS else args.others
     shapes = args.profile_model.split(",")
     for case in args.cases.split(","):
         name, length, *rest = case.split(":")
         scramble = int(rest[0]) if rest and rest[0] != "-" else args.scramble
-        task = make_task(name, int(length), scramble=scramble)
+        task = make_task(name, int(length), scramble=scramble, **(options or {}))
         for signal in args.signals.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
                 for shape, steps in ((m, st) for m in shapes for st in step_list):
@@ -106,7 +118,8 @@ def rank_check(args: argparse.Namespace) -> None:
                                      "seed": seed, "steps": config.train.total_steps(),
                                      "validation": config.validation,
                                      "model": None if shape == "profile" else shape, "others": others,
-                                     "train": None if args.train == "profile" else args.train}, run)
+                                     "train": None if args.train == "profile" else args.train,
+                                     "options": options}, run)
                     print(" | ".join(map(str, _row(rec))), flush=True)
     # the table holds every cached run of these cases (any steps and model), so sweeps add up
     wanted = {(c.split(":")[0], int(c.split(":")[1]),
@@ -202,6 +215,8 @@ def main() -> None:
                     "model's shape as profile model")
     ap.add_argument("--train", choices=("profile", "final"), default="profile",
                     help="training settings (lr, warmup, data) of the preset's profile or final training")
+    ap.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a task option for every case, e.g. sparse_profiles=0 (prod's profiles on uniform rows)")
     ap.add_argument("--others", type=int, default=OTHERS, help="random orders beside the friendly one in each profile")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")

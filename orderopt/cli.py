@@ -47,6 +47,9 @@ def _task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sparse-operands", type=float, default=None, metavar="SHARE",
                    help="prod task: share of training rows whose operand digits are zeroed at random (default 0.5; "
                         "0 trains on uniform operands only)")
+    p.add_argument("--sparse-profiles", type=float, default=None, metavar="SHARE",
+                   help="prod task: share of loss-profiling rows (training and validation) whose operand digits are "
+                        "zeroed at random (default 1: early losses then show partly learned middle digits)")
     p.add_argument("--scramble", type=int, default=None, metavar="SEED",
                    help="relabel the target indices by a random permutation drawn from SEED, so that no order is "
                         "privileged by the task's own numbering; the order 'friendly' is the relabelled forward")
@@ -57,7 +60,8 @@ def _task_from_args(args: argparse.Namespace):
 
     return resolve_task(
         args.task, args.length, window=args.window, variables=args.variables,
-        delay=args.delay, mlp_seed=args.mlp_seed, sparse_operands=args.sparse_operands, scramble=args.scramble,
+        delay=args.delay, mlp_seed=args.mlp_seed, sparse_operands=args.sparse_operands,
+        sparse_profiles=args.sparse_profiles, scramble=args.scramble,
     )
 
 
@@ -135,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--init", default=None, choices=list(INIT_MODES), help="initial orders [random]")
     settings.add_argument("--levels", type=int, default=None, help="global levels K (block splits 2..K) [3]")
     settings.add_argument("--steps", type=int, default=None, help="profile training steps [the preset's]")
-    settings.add_argument("--population", type=int, default=None, help="random orders of the first round [512]")
-    settings.add_argument("--round-size", type=int, default=None, help="new orders per round at most [512]")
+    settings.add_argument("--population", type=int, default=None, help="random orders of the first round [the preset's mixture size: 512, prod 128]")
+    settings.add_argument("--round-size", type=int, default=None, help="new orders per round at most [the preset's mixture size: 512, prod 128]")
     settings.add_argument("--incumbents", type=int, default=None,
                           help="best orders whose neighbourhoods a local round explores [4]")
     settings.add_argument("--patience", type=int, default=None,

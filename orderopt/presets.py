@@ -27,6 +27,10 @@ class Preset:
     final_model: ModelShape
     final_train: TrainConfig
     description: str = ""
+    # orders per mixture round of a search (global-1's random orders, each local round's new
+    # ones): each order of a mixture gets 1/size of the profile's data, so a task whose targets
+    # are slow to learn needs smaller rounds for the profile to tell its orders apart
+    mixture_size: int = 512
 
 
 PRESETS: dict[str, Preset] = {
@@ -81,9 +85,11 @@ TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]]
     ("cpu", "prod"): (
         {"profile_train": replace(PRESETS["cpu"].profile_train, steps=1_200),
          "final_model": replace(PRESETS["cpu"].final_model, n_head=8),
-         "final_train": replace(PRESETS["cpu"].final_train, steps=5_000)},
+         "final_train": replace(PRESETS["cpu"].final_train, steps=5_000),
+         "mixture_size": 128},
         "profiles of 1200 steps (at 600 all orders still look alike: lsd-first ranked 40th of 128 "
-        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md); full trainings of 5000 steps with "
+        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md) in search rounds of 128 orders "
+        "(in a mixture of 512 lsd-first ranked 173rd, of 128 1st-2nd: benchmarks/results/profile_prod_sparse_profiles.md); full trainings of 5000 steps with "
         "8 heads on the task's sparse training operands, 8.5 min per order on 1 core: L = 6 lsd-first 0.996 vs "
         "msd-first 0.119 (seed 0; seeds 1, 2: 0.894, 0.922), where 3500 steps reached 0.27-0.57 and "
         "4 heads on uniform operands 0.112 vs 0.035 after 4000 steps (benchmarks/results/training_recipe.md)",

@@ -14,13 +14,16 @@ from typing import Any
 import optuna
 
 from orderopt.errors import ConfigError
+from orderopt.presets import preset_for
 from orderopt.samplers import SCHEDULE_VERSION
 
 __all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "PRIORS", "read_spec",
            "write_spec", "is_orderopt_study"]
 
 SPEC_ATTR = "orderopt_spec"
-SPEC_VERSION = 2
+# 3: a mixture search's round sizes default to the preset's mixture_size (prod: 128), and prod
+# profiles train on sparse operands; a version-2 study would resume on other rounds and data
+SPEC_VERSION = 3
 SEARCH_MODES = ("mixture", "trial")
 # settings that decide which orders a study tries (checked when a study is resumed)
 SEARCH_SETTINGS = ("preset", "mode", "signal", "steps", "val_per_order", "seed", "levels", "init", "blocks",
@@ -64,13 +67,15 @@ class StudySpec:
         """This spec with every ``None`` schedule size replaced by the mode's default.
 
         Mixture rounds (the choices are measured in the README's search section): ``global-1``
-        of 512 random orders, rounds of up to 512 orders around the best 4 plus 32 orders
+        of 512 random orders (the preset's ``mixture_size``, with the task's recipe: ``prod``
+        128), rounds of up to as many orders around the best 4 plus 32 orders
         proposed by the precedence model, 4 references per round, no pruning inside a round,
         local rounds until 2 in a row gain less than 2%, then a tournament of the best 16 in 2
         runs. One profile per trial (``trial`` mode) keeps the paper's schedule with
         ``T = (K+1)!`` and prunes the worse half of a stage's profiles from mid-training on."""
         if self.mode == "mixture":
-            defaults = {"population": 512, "round_size": 512, "incumbents": 4, "patience": 2, "references": 4,
+            size = preset_for(self.preset, str(self.task.get("name", ""))).mixture_size
+            defaults = {"population": size, "round_size": size, "incumbents": 4, "patience": 2, "references": 4,
                         "tournament_size": 16, "tournament_runs": 2, "model_proposals": 32, "pruning": "none"}
         else:
             defaults = {"population": math.factorial(self.levels + 1), "round_size": 24, "incumbents": 1,
@@ -139,8 +144,9 @@ def read_spec(study: optuna.Study) -> StudySpec | None:
         raise ConfigError(f"study {study.study_name!r} was made by a newer orderopt (spec version {version}, "
                           f"unknown settings {', '.join(unknown) or 'none'}); upgrade orderopt to use it")
     if version < SPEC_VERSION or raw.get("schedule_version", 1) != SCHEDULE_VERSION:
-        raise ConfigError(f"study {study.study_name!r} was made by an older orderopt (search schedule version "
-                          f"{raw.get('schedule_version', 1)}, this orderopt replays version {SCHEDULE_VERSION}); "
+        raise ConfigError(f"study {study.study_name!r} was made by an older orderopt (spec version {version}, "
+                          f"search schedule version {raw.get('schedule_version', 1)}; this orderopt reads spec version "
+                          f"{SPEC_VERSION} and replays schedule version {SCHEDULE_VERSION}); "
                           "its trials stay readable with optuna, but resume it with the orderopt that made it "
                           "or start a new study with another --study name")
     return StudySpec(**{"prior": "none", **raw})  # studies made before the probe resume without it

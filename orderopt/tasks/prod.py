@@ -10,12 +10,16 @@ from orderopt.errors import TaskConfigError
 from orderopt.orders import Order, identity, reverse
 from orderopt.tasks.base import Task
 
-__all__ = ["ProdTask", "SPARSE_DIGIT_ZERO", "DEFAULT_SPARSE_OPERANDS"]
+__all__ = ["ProdTask", "SPARSE_DIGIT_ZERO", "DEFAULT_SPARSE_OPERANDS", "DEFAULT_SPARSE_PROFILES"]
 
 # In a sparse training row every operand digit is 0 with this probability (0.3 beat 0.5 and a
 # share of 1.0 did worse than 0.5: benchmarks/results/training_recipe.md).
 SPARSE_DIGIT_ZERO = 0.3
 DEFAULT_SPARSE_OPERANDS = 0.5  # share of training rows drawn sparse
+# Share of loss-profiling rows (training and validation) drawn sparse: uniform profiles rank
+# lsd-first 1st, 65th and 4th of 128 at L = 6 (seeds 0-2), all-sparse ones 1st, 1st and 2nd, and
+# 1st in 3 of 3 at L = 8 (benchmarks/results/profile_prod_uniform.md, profile_prod_sparse_profiles.md).
+DEFAULT_SPARSE_PROFILES = 1.0
 
 
 class ProdTask(Task):
@@ -24,23 +28,28 @@ class ProdTask(Task):
     least-significant digit first, so ``forward`` follows the carries and ``msd-first`` fights them.
 
     Full-training rows: a share ``sparse_operands`` of them has operands whose digits are zeroed
-    at random (each with probability ``SPARSE_DIGIT_ZERO``); the rest, all validation and test
-    rows and the rows loss profiling trains on are uniform. A middle digit of a product is a sum of several digit products mod 10: a
-    model that has learned some of them still predicts it at chance, so uniform rows give no
+    at random (each with probability ``SPARSE_DIGIT_ZERO``); the rest and all validation and
+    test rows are uniform. A middle digit of a product is a sum of several digit products mod 10:
+    a model that has learned some of them still predicts it at chance, so uniform rows give no
     partial credit and training sits on a plateau; rows where the other products vanish give it.
-    With it (and 8 heads) the ``cpu`` model gets 0.996 of 3-digit products exactly right in
-    5,000 steps (uniform rows: ~0.1 after 4,000; ``benchmarks/results/training_recipe.md``)."""
+    With sparse rows (and 8 heads) the ``cpu`` model gets 0.827-0.996 of 3-digit products exactly
+    right in 5,000 steps (uniform rows: ~0.1 after 4,000; ``benchmarks/results/training_recipe.md``).
+    For the same reason loss profiles train and validate on a share ``sparse_profiles`` of sparse
+    rows (default all): there the early losses show which order helps the carries."""
 
     name = "prod"
 
-    def __init__(self, length: int = 8, sparse_operands: float = DEFAULT_SPARSE_OPERANDS) -> None:
+    def __init__(self, length: int = 8, sparse_operands: float = DEFAULT_SPARSE_OPERANDS,
+                 sparse_profiles: float = DEFAULT_SPARSE_PROFILES) -> None:
         length = int(length)
         if length < 2 or length % 2:
             raise TaskConfigError(f"prod needs an even length L = 2n (n digits per operand), got {length}")
-        sparse_operands = float(sparse_operands)
+        sparse_operands, sparse_profiles = float(sparse_operands), float(sparse_profiles)
         if not 0.0 <= sparse_operands <= 1.0:
             raise TaskConfigError(f"prod's sparse_operands is a share of training rows in 0..1, got {sparse_operands}")
-        self.sparse_operands = sparse_operands
+        if not 0.0 <= sparse_profiles <= 1.0:
+            raise TaskConfigError(f"prod's sparse_profiles is a share of loss-profiling rows in 0..1, got {sparse_profiles}")
+        self.sparse_operands, self.sparse_profiles = sparse_operands, sparse_profiles
         self.length = self.input_length = length
         self.digits = length // 2
         self.vocab_size = 10
@@ -48,6 +57,8 @@ class ProdTask(Task):
             f"a, b uniform {self.digits}-digit (zero-padded, msd first); y = digits of a*b, lsd first"
             + (f"; full training: {self.sparse_operands:g} of rows with digits zeroed at rate {SPARSE_DIGIT_ZERO:g}"
                if self.sparse_operands else "")
+            + ("; loss profiles: " + ("all" if self.sparse_profiles == 1.0 else f"{self.sparse_profiles:g} of")
+               + " rows sparse" if self.sparse_profiles else "")
         )
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -57,18 +68,30 @@ class ProdTask(Task):
         return self.encode(a, b)
 
     def generate_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        if self.sparse_operands == 0.0:
+        return self._draw(n, rng, self.sparse_operands)
+
+    def generate_profile(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self._draw(n, rng, self.sparse_profiles)
+
+    def _draw(self, n: int, rng: np.random.Generator, sparse_share: float) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` rows, a share ``sparse_share`` of them with operand digits zeroed at random."""
+        if sparse_share == 0.0:
             return self.generate(n, rng)
         d = self.digits
         digits = rng.integers(0, 10, size=(2, n, d), dtype=np.int64)  # least significant first
-        sparse_rows = rng.random(n) < self.sparse_operands
+        sparse_rows = rng.random(n) < sparse_share
         digits[(rng.random((2, n, d)) < SPARSE_DIGIT_ZERO) & sparse_rows[None, :, None]] = 0
         a, b = (digits * 10 ** np.arange(d, dtype=np.int64)).sum(axis=-1)
         return self.encode(a, b)
 
     def options(self) -> dict[str, Any]:
         # left out at its default, so specs stored before the option existed name the same task
-        return {} if self.sparse_operands == DEFAULT_SPARSE_OPERANDS else {"sparse_operands": self.sparse_operands}
+        out = {}
+        if self.sparse_operands != DEFAULT_SPARSE_OPERANDS:
+            out["sparse_operands"] = self.sparse_operands
+        if self.sparse_profiles != DEFAULT_SPARSE_PROFILES:
+            out["sparse_profiles"] = self.sparse_profiles
+        return out
 
     def encode(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Samples ``(x, y)`` for operand arrays ``a, b`` (each below ``10**digits``): for drawing

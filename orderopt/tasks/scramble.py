@@ -43,6 +43,9 @@ class ScrambledTask(Task):
     def generate_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return self._relabelled(*self.base.generate_train(n, rng))
 
+    def generate_profile(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self._relabelled(*self.base.generate_profile(n, rng))
+
     def _relabelled(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x, np.asarray(y)[:, list(self.relabel)]
 

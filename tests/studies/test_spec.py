@@ -48,3 +48,20 @@ def test_a_study_made_before_the_dependency_probe_resumes_without_it(stored):
     from orderopt.studies import read_spec
 
     assert read_spec(load_study("s", storage=stored)).prior == "none"
+
+
+def test_an_older_spec_version_is_refused(stored):
+    _edit_spec(stored, version=2)  # its mixture rounds would resolve to other sizes now
+    with pytest.raises(ConfigError, match="older orderopt .*spec version 2"):
+        load_study("s", storage=stored)
+
+
+def test_mixture_rounds_default_to_the_presets_mixture_size_with_the_tasks_recipe():
+    from orderopt.studies import StudySpec
+
+    prod = StudySpec(task=make_task("prod", 6, scramble=2).spec(), length=6).resolved()
+    assert (prod.population, prod.round_size) == (128, 128)  # prod's recipe: small mixtures
+    square = StudySpec(task=make_task("square", 6).spec(), length=6).resolved()
+    assert (square.population, square.round_size) == (512, 512)
+    asked = StudySpec(task=make_task("prod", 6).spec(), length=6, population=300).resolved()
+    assert (asked.population, asked.round_size) == (300, 128)  # a setting given wins

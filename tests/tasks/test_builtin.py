@@ -54,14 +54,20 @@ def test_prod_digits_match_integer_product():
         make_task("prod", 7)
 
 
-def test_prod_trains_on_sparse_operands_and_tests_on_uniform_ones():
+def test_prod_trains_and_profiles_on_sparse_operands_and_tests_on_uniform_ones():
     task = make_task("prod", 6)
     s = task.splits(20_000, 2_000, 2_000, seed=0)
     zeros = [float((x == 0).mean()) for x in (s.x_train, s.x_val, s.x_test)]
     # half the training rows zero each digit with probability 0.3: 0.1 + 0.5 * 0.3 * 0.9 = 0.235
     assert abs(zeros[0] - 0.235) < 0.01 and all(abs(z - 0.1) < 0.01 for z in zeros[1:])
-    profiled = task.splits(20_000, 2_000, 2_000, seed=0, profiling=True)  # loss profiling trains on uniform rows
-    assert abs(float((profiled.x_train == 0).mean()) - 0.1) < 0.01
+    # loss profiles train and validate on sparse rows only (0.1 + 0.3 * 0.9 = 0.37; validation a bit
+    # less, as rows that repeat a training input are redrawn), test rows stay uniform
+    profiled = task.splits(20_000, 2_000, 2_000, seed=0, profiling=True)
+    zeros = [float((x == 0).mean()) for x in (profiled.x_train, profiled.x_val, profiled.x_test)]
+    assert abs(zeros[0] - 0.37) < 0.01 and 0.25 < zeros[1] < 0.37 and abs(zeros[2] - 0.1) < 0.01
+    assert not set(map(bytes, profiled.x_val)) & set(map(bytes, profiled.x_train))  # still disjoint
+    flat = make_task("prod", 6, sparse_profiles=0).splits(20_000, 2_000, 2_000, seed=0, profiling=True)
+    assert abs(float((flat.x_train == 0).mean()) - 0.1) < 0.01 and abs(float((flat.x_val == 0).mean()) - 0.1) < 0.01
     a, b = s.x_train[:, :3] @ (10 ** np.arange(2, -1, -1)), s.x_train[:, 3:] @ (10 ** np.arange(2, -1, -1))
     assert np.array_equal(s.y_train @ (10 ** np.arange(6)), a * b)  # still exact products
     uniform = make_task("prod", 6, sparse_operands=0)
@@ -70,12 +76,18 @@ def test_prod_trains_on_sparse_operands_and_tests_on_uniform_ones():
     # the default is left out of the spec (specs stored before the option name the same task)
     assert task.spec() == {"name": "prod", "length": 6}
     assert task_from_spec(uniform.spec()).sparse_operands == 0.0
+    assert task_from_spec(make_task("prod", 6, sparse_profiles=0.5).spec()).sparse_profiles == 0.5
     scrambled = make_task("prod", 6, scramble=1)
     x_s, y_s = scrambled.generate_train(500, rng())
     x_b, y_b = task.generate_train(500, rng())
     assert np.array_equal(x_s, x_b) and np.array_equal(y_s, y_b[:, list(scrambled.relabel)])
+    x_p, y_p = scrambled.generate_profile(500, rng())
+    x_q, y_q = task.generate_profile(500, rng())
+    assert np.array_equal(x_p, x_q) and np.array_equal(y_p, y_q[:, list(scrambled.relabel)])
     with pytest.raises(TaskConfigError, match="share of training rows"):
         make_task("prod", 6, sparse_operands=1.5)
+    with pytest.raises(TaskConfigError, match="share of loss-profiling rows"):
+        make_task("prod", 6, sparse_profiles=-0.1)
 
 
 def test_delay_matches_its_dependency_graph():
