@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 
 from orderopt.errors import ConfigError
-from orderopt.presets import preset_for
+from orderopt.presets import Preset, preset_for
 from orderopt.samplers import SCHEDULE_VERSION
 
 __all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "PRIORS", "read_spec",
@@ -74,7 +74,7 @@ class StudySpec:
         runs. One profile per trial (``trial`` mode) keeps the paper's schedule with
         ``T = (K+1)!`` and prunes the worse half of a stage's profiles from mid-training on."""
         if self.mode == "mixture":
-            size = preset_for(self.preset, str(self.task.get("name", ""))).mixture_size
+            size = self.task_preset().mixture_size
             defaults = {"population": size, "round_size": size, "incumbents": 4, "patience": 2, "references": 4,
                         "tournament_size": 16, "tournament_runs": 2, "model_proposals": 32, "pruning": "none"}
         else:
@@ -83,6 +83,11 @@ class StudySpec:
                         "model_proposals": 0, "pruning": "rank"}
         values = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
         return StudySpec(**{**asdict(self), **values})
+
+    def task_preset(self) -> Preset:
+        """The study's preset with the recipe of its task's name (recipes that depend on the
+        task's options need the task itself: :func:`orderopt.presets.preset_for`)."""
+        return preset_for(self.preset, str(self.task.get("name", "")))
 
     def check(self) -> StudySpec:
         """Raise :class:`ConfigError` for settings no search can use (before anything is stored)."""

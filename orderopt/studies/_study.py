@@ -75,8 +75,8 @@ def pruner_for(spec: StudySpec, task: Task | None = None) -> BasePruner:
     task itself when given (recipes may depend on its options), else its name."""
     if spec.resolved().pruning == "none":
         return optuna.pruners.NopPruner()
-    recipe_of = task if task is not None else str(spec.task.get("name", ""))
-    steps = spec.steps or preset_for(spec.preset, recipe_of).profile_train.total_steps()
+    preset = preset_for(spec.preset, task) if task is not None else spec.task_preset()
+    steps = spec.steps or preset.profile_train.total_steps()
     return StageRankPruner(fraction=0.5, min_trials=4, warmup_steps=steps // 2)
 
 

@@ -104,11 +104,10 @@ class Task(ABC):
         uniform operands; 1st, 65th and 4th on uniform operands throughout; 1st, 1st and 2nd on
         sparse operands throughout). Test rows always come from :meth:`generate`."""
         streams = np.random.SeedSequence([int(seed), 0x0DE7]).spawn(3)
-        draw = self.generate_profile if profiling else self.generate_train
-        x_tr, y_tr = self._check(*draw(n_train, np.random.default_rng(streams[0])), n_train)
+        train_draw, val_draw = (self.generate_profile,) * 2 if profiling else (self.generate_train, self.generate)
+        x_tr, y_tr = self._check(*train_draw(n_train, np.random.default_rng(streams[0])), n_train)
         taken = set(_row_keys(x_tr).tolist())
         held: list[tuple[np.ndarray, np.ndarray]] = []
-        val_draw = self.generate_profile if profiling else self.generate
         for stream, n, source in zip(streams[1:], (n_val, n_test), (val_draw, self.generate)):
             held.append(self._draw_unseen(n, np.random.default_rng(stream), taken, source))
             taken.update(_row_keys(held[-1][0]).tolist())
