@@ -23,6 +23,7 @@ from ._encoding import encode_params, layout_attr, order_param_names
 from ._history import EXPLORE, ROLE_ATTR, ROUND_ATTR, STAGE_ATTR, History, HistoryReader
 from ._locking import study_lock
 from ._schedule import Schedule, ScheduleConfig, Stage, mutate
+from ._scores import reference_anchors
 
 __all__ = ["HierarchicalOrderSampler", "StageStatus", "BatchPlan", "INIT_MODES"]
 
@@ -52,8 +53,10 @@ class BatchPlan:
     """The orders of one batch (e.g. one mixture profile), claimed for the caller.
 
     ``roles[i]`` says why ``orders[i]`` is in it: a new ``candidate``, a ``reference``
-    (re-evaluated so the batch's scores can be put on the study's scale; its score before this
-    batch is ``anchors[order]``), a ``tournament`` entrant, or an ``explore`` mutation."""
+    (re-evaluated so the batch's scores can be put on the study's scale), a ``tournament``
+    entrant, or an ``explore`` mutation. ``anchors`` holds the references that set the scale, with
+    their scores before this batch (see :func:`orderopt.samplers._scores.reference_anchors`);
+    the other references are only scored again."""
 
     stage: str
     index: int
@@ -387,7 +390,7 @@ class HierarchicalOrderSampler(BaseSampler):
         if stage is not None:
             unclaimed = [o for o in stage.candidates
                          if (stage.index, o) not in hist.assigned and o not in hist.tried][:max_candidates]
-            anchors = {o: sign * a for o, a in zip(stage.references, stage.anchors)}
+            anchors = _anchor_map(stage.references, stage.anchors, sign)
             if stage.kind == "tournament":
                 if not any((stage.index, o) in hist.assigned for o in stage.references):
                     return BatchPlan(stage.label, stage.index, stage.references,
@@ -409,7 +412,7 @@ class HierarchicalOrderSampler(BaseSampler):
             chosen.add(cand)
         if not orders:
             return None
-        anchors = {o: sign * hist.mean_score(o) for o in refs}
+        anchors = _anchor_map(refs, reference_anchors([hist.scores[o] for o in refs]), sign)
         return BatchPlan(EXPLORE, stage.index if stage else -1, (*orders, *refs),
                          (EXPLORE,) * len(orders) + (REFERENCE,) * len(refs), anchors)
 
@@ -465,6 +468,11 @@ class HierarchicalOrderSampler(BaseSampler):
                 if cand not in hist.tried and cand not in avoid and keep(cand):
                     return cand
         return elite[0] if elite else random_order(n, int(rng.integers(2**31)))
+
+
+def _anchor_map(references: Sequence[Order], anchors: Sequence[float], sign: float) -> dict[Order, float]:
+    """The references that set a batch's scale (finite anchor), in the study's value space."""
+    return {o: sign * a for o, a in zip(references, anchors) if not math.isnan(a)}
 
 
 def _sign(study: Study) -> float:

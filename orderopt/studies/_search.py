@@ -191,7 +191,7 @@ def _comparable(result: ProfileResult, plan: BatchPlan, ids: dict[Order, int]) -
         column = result.curves[:, index[o]]
         c = int(np.flatnonzero(~np.isnan(column))[-1])
         last[o] = (c, float(column[c]))
-    refs = [o for o in plan.references if o in index and o not in result.dropped_at]
+    refs = [o for o in plan.references if o in plan.anchors and o in index and o not in result.dropped_at]
     if refs:
         anchors = [plan.anchors[o] for o in refs]
     else:  # no reference yet (first round): the round's best finished order anchors it at its own score

@@ -48,8 +48,8 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
             assert set(roles) == {"candidate"}  # nothing to refer to yet
         elif stages[i].startswith("tournament"):
             assert set(roles) == {"tournament"} and len(run) == 4
-        else:  # every later round profiles the current best orders again beside its candidates
-            assert roles.count("reference") == 4 and "candidate" in roles
+        else:  # every later round profiles the current best orders (and the panel) again beside its candidates
+            assert 4 <= roles.count("reference") <= 8 and "candidate" in roles
         for t in run:
             assert t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.intermediate_values
             assert {"order", "stage", "round", "score", "raw_score"} <= set(t.user_attrs)
@@ -67,15 +67,30 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
                   if t.system_attrs["orderopt:role"] in ("candidate", "model")]
     assert len(candidates) == len(set(candidates)) and all(is_order(o, 5) for o in candidates)
     assert not any(t.state == TrialState.PRUNED for t in study.trials)  # mixture rounds keep every order
-    # comparable scores: the references of a round scale it to their earlier scores
-    for run in runs[1:]:
+    # comparable scores: the panel (global-2's references, profiled again in every local round)
+    # scales each round to the panel's scores since global-1 (not the global-1 scores they were
+    # chosen for: the best of a noisy round are its luckiest)
+    def order(t):
+        return tuple(t.user_attrs["order"])
+
+    panel = {order(t) for t in runs[1] if t.system_attrs["orderopt:role"] == "reference"}
+    later = defaultdict(list)  # order -> its scores after global-1
+    for i, run in enumerate(runs[1:], start=1):
         refs = [t for t in run if t.system_attrs["orderopt:role"] in ("reference", "tournament")]
-        raw = [t.system_attrs[RAW_ATTR] for t in refs]
-        comparable = [t.system_attrs[SCORE_ATTR] for t in refs]
+        if stages[i].startswith("local"):
+            assert panel <= {order(t) for t in refs}
+        setters = [t for t in refs if order(t) in panel] or refs
+        raw = [t.system_attrs[RAW_ATTR] for t in setters]
+        comparable = [t.system_attrs[SCORE_ATTR] for t in setters]
         factor = np.exp(np.mean(np.log(comparable)) - np.mean(np.log(raw)))
+        if i >= 2 and all(later[order(t)] for t in setters):
+            anchors = [np.mean(later[order(t)]) for t in setters]
+            assert math.isclose(np.mean(np.log(comparable)), np.mean(np.log(anchors)), rel_tol=1e-9)
         for t in run:
             if t.state == TrialState.COMPLETE:
                 assert math.isclose(t.system_attrs[SCORE_ATTR], t.system_attrs[RAW_ATTR] * factor, rel_tol=1e-9)
+        for t in refs:
+            later[order(t)].append(t.system_attrs[SCORE_ATTR])
 
 
 def test_tournament_picks_found_1(tmp_path):
