@@ -1,7 +1,7 @@
 """Does the mixture search's schedule keep its scale across noisy batches? (no training, seconds)
 
 Run:  python benchmarks/schedule_drift.py                       # this checkout's schedule
-      PYTHONPATH=/path/to/old/checkout python benchmarks/schedule_drift.py   # another version's
+      PYTHONPATH=/path/to/other/checkout python benchmarks/schedule_drift.py  # another version (>= 4)
 Writes benchmarks/results/schedule_drift.md; every replay is cached in schedule_drift.jsonl under
 the schedule version that ran it, so versions can be compared in one table.
 
@@ -28,7 +28,7 @@ from _common import RunCache, machine, write_table
 
 from orderopt.orders import kendall_tau_distance
 from orderopt.samplers import SCHEDULE_VERSION, Schedule, ScheduleConfig
-from orderopt.samplers._scores import anchor_factor
+from orderopt.samplers._replay import replay_batches
 
 KEY = ("schedule_version", "n", "noise", "seed")
 MAX_STAGES = 40  # version 3 never stopped on some seeds: the drift kept "improving" the best
@@ -43,21 +43,12 @@ def replay(n: int, noise: float, seed: int) -> dict:
 
     config = ScheduleConfig(population=128, local="rounds", round_size=128, incumbents=4, patience=2,
                             min_gain=0.02, references=4, tournament_size=16, tournament_runs=2)
-    schedule = Schedule(n, config, seed=seed)
-    observations: dict = {}
-    evaluated: dict = {}
-    scores: dict = {}
-    stages = 0
-    while stages < MAX_STAGES and (stage := schedule.trace(observations, (), evaluated)) is not None:
-        stages += 1
+
+    def evaluate(stage):  # every batch has its own scale, every evaluation its own noise
         scale = math.exp(rng.normal(0, 0.1))
-        raw = {o: true(o) * scale * math.exp(rng.normal(0, noise)) for o in stage.items()}
-        pairs = [(raw[o], a) for o, a in zip(stage.references, stage.anchors) if not math.isnan(a)]
-        factor = anchor_factor(*zip(*pairs)) if pairs else 1.0
-        observations[stage.index] = {o: v * factor for o, v in raw.items()}
-        for o, v in observations[stage.index].items():
-            evaluated.setdefault(o, v)
-            scores.setdefault(o, []).append(v)
+        return {o: true(o) * scale * math.exp(rng.normal(0, noise)) for o in stage.items()}
+
+    scores, stages = replay_batches(Schedule(n, config, seed=seed), evaluate, MAX_STAGES)
     ranked = sorted(scores, key=lambda o: (float(np.mean(scores[o])), o))
     best = ranked[0]
     return {"found": ranked[0] == secret, "rank_of_hidden": ranked.index(secret) + 1 if secret in scores else None,
@@ -101,8 +92,10 @@ def main() -> None:
         rows,
         notes="Version 3 anchors each round on the current best orders' mean scores; version 4 on a fixed panel "
         "(the first round's references) and on their scores since they were chosen "
-        "(orderopt.samplers._scores.reference_anchors). Rows of another version were made with that "
-        "version's checkout on PYTHONPATH. Seeds give the hidden order, the noise and the schedule's own seed.",
+        "(orderopt.samplers._scores.reference_anchors). The version 3 rows ran commit 9655d1a's schedule "
+        "(on PYTHONPATH) through this script's replay loop before the loop moved into "
+        "orderopt.samplers._replay (the same steps and random draws). Seeds give the hidden order, the noise and "
+        "the schedule's own seed. A run still going after its 40th stage is cut there and scored as it stands.",
     )
     print(f"wrote {path}")
 

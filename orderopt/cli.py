@@ -146,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--patience", type=int, default=None,
                           help="stop the local rounds after this many rounds without a new best order [2]")
     settings.add_argument("--references", type=int, default=None,
-                          help="best orders profiled again in every round to put rounds on one scale [4]")
+                          help="best orders profiled again in every round; the first round's stay on as the panel that "
+                               "puts every round on one scale [4]")
     settings.add_argument("--tournament-size", type=int, default=None,
-                          help="best orders re-profiled together at the end to pick found #1 (0 = none) [16]")
+                          help="best orders re-profiled together at the end to pick found #1, with up to half as many "
+                               "round winners (0 = none) [16]")
     settings.add_argument("--tournament-runs", type=int, default=None,
                           help="tournament runs, each with another profile seed [2]")
     settings.add_argument("--model-proposals", type=int, default=None,

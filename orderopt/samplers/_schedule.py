@@ -28,7 +28,9 @@ Stages (``T`` = ``population``, by default ``(K + 1)!`` for ``K`` global levels)
   ``global-1`` also gets that many candidates from the precedence model fitted on the earlier
   stages (:mod:`orderopt.samplers._precedence`), first in its list;
 * ``tournament-j`` (``j = 1..tournament_runs``, optional): the best ``tournament_size`` orders of
-  the whole search evaluated again, together, once per run.
+  the whole search and up to half as many stage winners (each stage's best candidate by its own
+  run, earliest stage first, which no rescaling can distort) evaluated again, together, once per
+  run.
 
 A stage may name **references**: orders evaluated before that are evaluated again beside its
 candidates, so that a noisy, batch-dependent objective (a mixture profile) can be compared
@@ -197,6 +199,7 @@ class _Book:
     def __init__(self) -> None:
         self.values: dict[Order, list[float]] = {}
         self.panel: tuple[Order, ...] = ()  # the references that set every batch's scale
+        self.winners: list[Order] = []  # each stage's best candidate, by its own run's scores
 
     def add(self, scores: Mapping[Order, float]) -> None:
         for o, v in scores.items():
@@ -403,6 +406,9 @@ class Schedule:
             seen = observations.get(stage.index, {})
             book.add({o: seen[o] if o in seen else evaluated[o] for o in stage.candidates})
             book.add({o: v for o, v in seen.items() if o not in set(stage.candidates)})
+            own = [o for o in stage.candidates if o in seen]
+            if own:
+                book.winners.append(min(own, key=lambda o: (seen[o], o)))
             tried.update(stage.candidates)
             rows.extend(items.get(stage.index, ()))
 
@@ -468,8 +474,14 @@ class Schedule:
         size = self.config.tournament_size
         if size < 2 or len(book.values) < 2:
             return
+        # The best orders on the common scale, then up to size / 2 more: each stage's own winner
+        # not among them, earliest stage first. A winner's rank within its own run needs no
+        # rescaling, so a round whose scale came out high (its panel happened to run well) still
+        # sends its best; ranking the winners on the common scale would drop exactly those.
         pinned = [o for o in self.pinned if o in book]
-        entrants = tuple(dict.fromkeys([*pinned, *book.ranked()]))[:max(size, len(pinned))]
+        top = tuple(dict.fromkeys([*pinned, *book.ranked()]))[:max(size, len(pinned))]
+        extra = tuple(o for o in dict.fromkeys(book.winners) if o not in set(top))[: size // 2]
+        entrants = top + extra
         anchors = book.anchors(entrants)
         for j in range(1, self.config.tournament_runs + 1):
             stage = Stage(index + j, f"tournament-{j}", (), entrants, anchors)

@@ -69,9 +69,9 @@ class StudySpec:
         Mixture rounds (the choices are measured in the README's search section): ``global-1``
         of 512 random orders (the preset's ``mixture_size``, with the task's recipe: ``prod``
         128), rounds of up to as many orders around the best 4 plus 32 orders
-        proposed by the precedence model, 4 references per round, no pruning inside a round,
-        local rounds until 2 in a row gain less than 2%, then a tournament of the best 16 in 2
-        runs. One profile per trial (``trial`` mode) keeps the paper's schedule with
+        proposed by the precedence model, 4 references per round (plus the fixed panel that sets
+        each round's scale), no pruning inside a round, local rounds until 2 in a row gain less
+        than 2%, then a tournament of the best 16 and up to 8 round winners in 2 runs. One profile per trial (``trial`` mode) keeps the paper's schedule with
         ``T = (K+1)!`` and prunes the worse half of a stage's profiles from mid-training on."""
         if self.mode == "mixture":
             size = self.task_preset().mixture_size

@@ -47,7 +47,7 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
         if i == 0:
             assert set(roles) == {"candidate"}  # nothing to refer to yet
         elif stages[i].startswith("tournament"):
-            assert set(roles) == {"tournament"} and len(run) == 4
+            assert set(roles) == {"tournament"} and 4 <= len(run) <= 6  # the best 4 and up to 2 round winners
         else:  # every later round profiles the current best orders (and the panel) again beside its candidates
             assert 4 <= roles.count("reference") <= 8 and "candidate" in roles
         for t in run:
@@ -100,10 +100,10 @@ def test_tournament_picks_found_1(tmp_path):
     for t in study.trials:
         if t.system_attrs["orderopt:stage"].startswith("tournament"):
             tournament[tuple(t.user_attrs["order"])].append(math.log(t.system_attrs[SCORE_ATTR]))
-    assert len(tournament) == 4 and all(len(v) == 2 for v in tournament.values())
+    assert 4 <= len(tournament) <= 6 and all(len(v) == 2 for v in tournament.values())  # the best 4 + round winners
     winner = min(tournament, key=lambda o: (np.mean(tournament[o]), o))
     assert res.best[0][0] == best_orders(study, 1)[0][0] == winner
-    assert {o for o, _, _ in res.best[:4]} == set(tournament)  # the entrants rank first, by the tournament
+    assert {o for o, _, _ in res.best[:len(tournament)]} == set(tournament)  # the entrants rank first, by the tournament
     # the two tournament runs used two other profile seeds: different raw scores for the same order
     entrant = next(iter(tournament))
     raws = [t.system_attrs[RAW_ATTR] for t in study.trials
