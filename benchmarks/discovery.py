@@ -130,6 +130,8 @@ CONCURRENCY = {
                          "on the 2-core machine named above.",
     "discovery_long": "every row ran two cells at a time, each with one torch thread, on the 2-core machine "
                       "named above.",
+    "discovery_prod": "the 12cac47 rows ran two at a time, each with one torch thread; the 88b1dbe row with two "
+                      "torch threads beside two or three other benchmark jobs (its minutes are mostly waiting).",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
