@@ -92,7 +92,7 @@ def main() -> None:
         rows,
         notes="Version 3 anchors each round on the current best orders' mean scores; version 4 on a fixed panel "
         "(the first round's references) and on their scores since they were chosen "
-        "(orderopt.samplers._scores.reference_anchors). The version 3 rows ran commit 9655d1a's schedule "
+        "(orderopt.samplers._scores.reference_anchors), and its tournament also takes each round's own winner. The version 3 rows ran commit 9655d1a's schedule "
         "(on PYTHONPATH) through this script's replay loop before the loop moved into "
         "orderopt.samplers._replay (the same steps and random draws). Seeds give the hidden order, the noise and "
         "the schedule's own seed. A run still going after its 40th stage is cut there and scored as it stands.",

@@ -198,16 +198,17 @@ class _Book:
 
     def __init__(self) -> None:
         self.values: dict[Order, list[float]] = {}
+        self.total: dict[Order, float] = {}  # sum of values[o]: score() is on the replay's hot path
         self.panel: tuple[Order, ...] = ()  # the references that set every batch's scale
         self.winners: list[Order] = []  # each stage's best candidate, by its own run's scores
 
     def add(self, scores: Mapping[Order, float]) -> None:
         for o, v in scores.items():
             self.values.setdefault(o, []).append(v)
+            self.total[o] = self.total.get(o, 0.0) + v
 
     def score(self, order: Order) -> float:
-        values = self.values[order]
-        return sum(values) / len(values)
+        return self.total[order] / len(self.values[order])
 
     def ranked(self) -> list[Order]:
         return sorted(self.values, key=lambda o: (self.score(o), o))
@@ -480,7 +481,8 @@ class Schedule:
         # sends its best; ranking the winners on the common scale would drop exactly those.
         pinned = [o for o in self.pinned if o in book]
         top = tuple(dict.fromkeys([*pinned, *book.ranked()]))[:max(size, len(pinned))]
-        extra = tuple(o for o in dict.fromkeys(book.winners) if o not in set(top))[: size // 2]
+        taken = set(top)
+        extra = tuple(o for o in dict.fromkeys(book.winners) if o not in taken)[: size // 2]
         entrants = top + extra
         anchors = book.anchors(entrants)
         for j in range(1, self.config.tournament_runs + 1):
