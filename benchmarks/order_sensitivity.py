@@ -72,6 +72,8 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--weight-decay", type=float, default=None)
+    ap.add_argument("--hold", type=float, default=None, metavar="SHARE",
+                    help="share of the steps held at the peak LR before its linear decay (default: the preset's)")
     ap.add_argument("--model", default=None, help="n_layer,n_head,n_embd,ffn (default: the preset's final model)")
     ap.add_argument("--no-task-defaults", action="store_true",
                     help="ignore the per-task training defaults (orderopt.presets.preset_for)")
@@ -97,7 +99,7 @@ def main() -> None:
             shape = ModelShape(*(int(v) for v in args.model.split(",")))
         config = with_overrides(config, steps=args.steps, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
                                 n_train=args.n_train, warmup_steps=args.warmup,
-                                weight_decay=args.weight_decay)
+                                weight_decay=args.weight_decay, hold_fraction=args.hold)
         splits = None
         for order_name in args.orders.split(","):
             settings = settings_of(preset, shape, config)
@@ -121,7 +123,8 @@ def main() -> None:
                 fit = success_rate(result.model, splits.x_train[:n], splits.y_train[:n], order)
                 return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
                         "position_acc": [round(a, 3) for a in rep.position_accuracy],
-                        "train_success": fit.success_rate, "val_loss": result.curve[-1][1], "seconds": result.seconds,
+                        "train_success": fit.success_rate, "val_loss": result.curve[-1][1],
+                        "curve": [round(v, 4) for _, v in result.curve], "seconds": result.seconds,
                         "machine": machine()}
 
             rec = cache.run(fields, train_it)

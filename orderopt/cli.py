@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="samples per step (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
+    p.add_argument("--hold", type=float, default=None, metavar="SHARE",
+                   help="share of the steps after warmup held at the peak learning rate before its linear "
+                        "decay to 0 (default: the preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and batches")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -262,7 +265,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     orders = [(name, task.parse_order(name)) for name in (args.order or ["forward"])]
     preset = preset_for(args.preset, task)
     config = with_overrides(
-        preset.final_train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device
+        preset.final_train, steps=args.steps, batch_size=args.batch_size, lr=args.lr, hold_fraction=args.hold,
+        seed=args.seed, device=args.device,
     ).check()
     splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
     print(f"task {task.describe()}: {task.formula}")

@@ -54,6 +54,9 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     warmup_steps: int = 0
+    # share of the steps after warmup held at the peak LR before the linear decay to 0
+    # (warmup-stable-decay); 0 decays from the end of warmup
+    hold_fraction: float = 0.0
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.98)
     grad_clip: float = 1.0
@@ -83,6 +86,8 @@ class TrainConfig:
             raise ConfigError(f"epochs must be a finite number > 0, got {self.epochs}")
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if not 0.0 <= self.hold_fraction < 1.0:
+            raise ConfigError(f"hold_fraction is a share of the steps in [0, 1), got {self.hold_fraction}")
         return self
 
 
@@ -222,11 +227,14 @@ def make_optimizer(params: Sequence[torch.nn.Parameter], config: TrainConfig, de
 
 
 def lr_at(step: int, config: TrainConfig, total: int) -> float:
-    """Linear warmup then linear decay to 0."""
+    """Linear warmup, the peak held for a share ``hold_fraction`` of the rest, then linear decay to 0."""
     if config.warmup_steps and step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    span = max(1, total - config.warmup_steps)
-    return config.lr * max(0.0, 1.0 - (step - config.warmup_steps) / span)
+    decay_start = config.warmup_steps + int(config.hold_fraction * (total - config.warmup_steps))
+    if step < decay_start:
+        return config.lr
+    span = max(1, total - decay_start)
+    return config.lr * max(0.0, 1.0 - (step - decay_start) / span)
 
 
 def set_lr(opt: torch.optim.Optimizer, step: int, config: TrainConfig, total: int) -> None:

@@ -147,6 +147,8 @@ def test_password_is_never_printed(postgres_url, study_name, capsys):
         (["search", "--task", "square", "--n-trials", "-3"], "--n-trials must be >= 0"),
         (["train", "--task", "square", "--lr", "nan"], "lr must be a finite number > 0"),
         (["train", "--task", "square", "--lr", "inf"], "lr must be a finite number > 0"),
+        (["train", "--task", "square", "--hold", "1.5"], "hold_fraction is a share of the steps in [0, 1)"),
+        (["train", "--task", "square", "--hold", "nan"], "hold_fraction is a share of the steps in [0, 1)"),
         (["profile", "--task", "square", "--length", "10000"], "above orderopt's limit of 256"),
         (["search", "--task", "square", "--budget-minutes", "nan"], "--budget-minutes must be a positive number"),
         (["dashboard", "--port", "70000"], "--port must be in 1..65535"),

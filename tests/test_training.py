@@ -56,6 +56,17 @@ def test_lr_schedule_is_warmup_then_linear_decay():
     assert lr_at(109, config, 110) == pytest.approx(0.01)
 
 
+def test_lr_schedule_holds_the_peak_before_decaying():
+    config = TrainConfig(lr=1.0, warmup_steps=10, hold_fraction=0.5)
+    assert lr_at(0, config, 110) == pytest.approx(0.1)
+    assert lr_at(59, config, 110) == pytest.approx(1.0)  # held for half of the 100 steps after warmup
+    assert lr_at(60, config, 110) == pytest.approx(1.0)
+    assert lr_at(85, config, 110) == pytest.approx(0.5)
+    assert lr_at(109, config, 110) == pytest.approx(0.02)
+    with pytest.raises(ConfigError, match="hold_fraction"):
+        TrainConfig(hold_fraction=1.0).check()
+
+
 def test_bad_config_and_device():
     with pytest.raises(ConfigError, match="steps must be >= 1"):
         TrainConfig(steps=0).check()
