@@ -93,7 +93,7 @@ TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]]
         "8 heads on the task's sparse training operands, learning rate 3e-3 held for 60% of the steps "
         "before its linear decay, 8.5-12 min per order on 1 core: L = 6 lsd-first 0.874, 0.997, 0.997, 0.993, "
         "0.999 (seeds 0-4 on an AMD EPYC host, where 2e-3 decaying from the start gave 0.827, 0.371, 0.928, "
-        "0.887, 0.992; msd-first 0.327, 0.780, 0.826, 0.539: the gap is one of learning speed), "
+        "0.887, 0.992; msd-first 0.327, 0.780, 0.826, 0.539, 0.379: the gap is one of learning speed), "
         "where 3500 steps reached 0.27-0.57 and 4 heads on uniform operands 0.112 vs 0.035 after 4000 "
         "steps (benchmarks/results/training_recipe.md)",
     ),
