@@ -48,7 +48,7 @@ ROOT = HERE.parent
 CACHE_DIR = HERE / ".cache"
 V1_COMMIT = "eb232fc"
 LEARNABLE = 0.5  # a cell counts only if its friendly order trains to at least this success
-KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T", "host")
+KEY = ("kind", "method", "task", "L", "scramble", "seed", "order", "T", "host", "recipe")
 
 
 def default_cells() -> list[str]:
@@ -66,6 +66,16 @@ def cell_task(c: dict):
     from orderopt.tasks import make_task
 
     return make_task(c["task"], c["L"], scramble=c["scramble"])
+
+
+def recipe(c: dict) -> str | None:
+    """The full-training recipe verifications of this cell use, as a cache key: None for a schedule
+    without a held learning rate (every verification cached before recipes were part of the key),
+    so a task whose recipe changes (prod, 12f6817) is verified again rather than served old runs."""
+    from orderopt.presets import preset_for
+
+    t = preset_for("cpu", cell_task(c)).final_train
+    return None if t.hold_fraction == 0 else f"lr {t.lr:g}, hold {t.hold_fraction:g}, {t.total_steps()} steps"
 
 
 def cell_label(c: dict) -> str:
@@ -207,7 +217,8 @@ def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) ->
 
 
 def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> float:
-    fields = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order)}
+    fields = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order),
+              "recipe": recipe(c)}
 
     def train_it() -> dict:
         import torch
@@ -236,7 +247,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
             continue
         fields = {"kind": "search", "method": method, **c}
         if method == "v2":
-            rec = cache.run(fields, lambda: run_v2(c, threads), refresh=rerun)
+            rec = cache.run(fields, lambda: {**run_v2(c, threads), "recipe": recipe(c)}, refresh=rerun)
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:
@@ -244,9 +255,13 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
                 if prior is None:
                     continue
                 budget = prior["seconds"]
-            rec = cache.run(fields, lambda: run_random(c, threads, cache, budget))
+            rec = cache.run(fields, lambda: {**run_random(c, threads, cache, budget), "recipe": recipe(c)})
         else:
-            rec = cache.run(fields, lambda: run_v1(c, threads))
+            rec = cache.run(fields, lambda: {**run_v1(c, threads), "recipe": recipe(c)})
+        if rec.get("recipe") != recipe(c):  # its verifications used an earlier recipe; the table shows those
+            print(json.dumps({"cell": cell, "method": method, "skipped": "searched under an earlier training "
+                              "recipe: --rerun to search and verify again"}), flush=True)
+            continue
         success = verified(c, tuple(rec["found"]), threads, cache)
         print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"]),
                           "success": success}), flush=True)
@@ -264,15 +279,16 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
     for cell in cells:
         c = parse_cell(cell)
         friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
-        fverify = cache.get({"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
-                             "order": list(friendly)})
         for method in methods:
             rec = cache.get({"kind": "search", "method": method, **c})
             if rec is None:
                 continue
             found = tuple(rec["found"])
-            fv = cache.get({"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
-                            "order": list(found)})
+            # verified with the recipe in force when the search ran (None: before recipes were keyed)
+            verify = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"],
+                      "recipe": rec.get("recipe")}
+            fverify = cache.get({**verify, "order": list(friendly)})
+            fv = cache.get({**verify, "order": list(found)})
             if fv is None or (fverify is None and fv["success"] < 1.0 - DISCOVERY_TOLERANCE):
                 continue
             found_ok = fv["success"] >= (1.0 if fverify is None else fverify["success"]) - DISCOVERY_TOLERANCE

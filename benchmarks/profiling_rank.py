@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
 from orderopt.presets import get_preset, preset_for
-from orderopt.profiling import config_from_preset, profile
+from orderopt.profiling import config_from_preset, profile, screen_size
 from orderopt.tasks import ScrambledTask, make_task
 from orderopt.training import success_rate, train
 
@@ -46,6 +46,14 @@ def candidates(task, seed: int, others: int = OTHERS) -> list[tuple[int, ...]]:
     random ones."""
     first = task.parse_order("friendly") if isinstance(task, ScrambledTask) else identity(task.length)
     return [first, *random_orders(task.length, others, seed, exclude=[first])]
+
+
+def _screen_key(config, n_orders: int) -> int | None:
+    """Samples per order in the final screen, None for the 16 of runs made before screens had a budget."""
+    if config.validation != "halving":
+        return None
+    n = screen_size(config, n_orders)
+    return None if n == 16 else n
 
 
 def falls_at(steps: list[int], curve: list[float]) -> int | None:
@@ -74,16 +82,19 @@ def _row(rec: dict) -> list:
         spread = [f"{others[0]:.4f}", f"{median:.4f}", f"{100 * (median - others[0]) / median:.1f}%"]
     else:
         spread = ["-", "-", "-"]
+    screen = "all" if rec.get("validation") == "full" else (rec.get("screen") or 16)
     return [label, rec["L"], rec["signal"], rec["seed"], rec["steps"], len(rec["scores"]), rec["rank"],
-            f"{rec['scores'][0]:.4f}", falls, learned, *spread, f"{rec['seconds']:.0f}"]
+            f"{rec['scores'][0]:.4f}", falls, learned, *spread, screen, f"{rec['seconds']:.0f}"]
 
 
 def rank_check(args: argparse.Namespace) -> None:
     preset = get_preset(args.preset)
     step_list = [None] if args.steps is None else [int(v) for v in args.steps.split(",")]
     # "others" is None for the default, so records made before the option existed still match
-    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "model", "others",
-                                "train", "options"))
+    # "screen" (samples per order in the last checkpoint's screen) is None where it was 16, as
+    # before the screen had a budget, so those runs still match
+    cache = RunCache(args.out, ("task", "L", "scramble", "signal", "seed", "steps", "validation", "screen", "model",
+                                "others", "train", "options"))
     # task options given on the command line (e.g. prod's sparse_profiles=0); None when none, so
     # runs cached before the option existed still match
     options = dict(_option(o) for o in args.task_option) or None
@@ -97,7 +108,8 @@ def rank_check(args: argparse.Namespace) -> None:
             for seed in (int(s) for s in args.seeds.split(",")):
                 for shape, steps in ((m, st) for m in shapes for st in step_list):
                     # the task's own recipe (e.g. prod's longer profiles) unless --steps says otherwise
-                    config = config_from_preset(preset_for(preset.name, task), signal=signal, seed=seed, steps=steps)
+                    config = config_from_preset(preset_for(preset.name, task), signal=signal, seed=seed, steps=steps,
+                                                screen_budget=args.screen_budget)
                     if shape == "final":  # the final model's shape as profile model
                         config = replace(config, model=preset.final_model)
                     if args.train == "final":  # the final training's settings, for the profile's steps
@@ -117,6 +129,7 @@ def rank_check(args: argparse.Namespace) -> None:
                     rec = cache.run({"task": name, "L": task.length, "scramble": scramble, "signal": signal,
                                      "seed": seed, "steps": config.train.total_steps(),
                                      "validation": config.validation,
+                                     "screen": _screen_key(config, len(orders)),
                                      "model": None if shape == "profile" else shape, "others": others,
                                      "train": None if args.train == "profile" else args.train,
                                      "options": options}, run)
@@ -141,12 +154,14 @@ def rank_check(args: argparse.Namespace) -> None:
         f"(mixture profiling, preset {preset.name}{'' if args.scramble is None else f', scramble {args.scramble}'})",
         ["task", "L", "signal", "seed", "steps", "orders", *(f"{'friendly' if scrambled else 'forward'} {c}"
                                                    for c in ("rank", "score")),
-         "falls at", "targets learned", "best other", "median other", "others' spread", "seconds"],
+         "falls at", "targets learned", "best other", "median other", "others' spread", "screen", "seconds"],
         rows,
         notes=(f"{'Friendly (relabelled forward; forward on unscrambled tasks)' if scrambled else 'Forward'} ranked first "
                f"in {first} of {mixtures} mixture runs. " if mixtures else "") + "Scores: mean validation cross-entropy per "
         f"target token after the given steps ({config.val_per_order} validation samples per order, "
-        f"`{config.validation}` validation: see profiling_throughput.md). Each run is cached in {args.out}.jsonl. "
+        f"`{config.validation}` validation: see profiling_throughput.md; 'screen' = validation samples per order that "
+        "decided which orders were scored on all of them: 16 before screens shared a budget of "
+        f"{config.screen_budget} (order, sample) pairs, `orderopt.profiling.screen_size`). Each run is cached in {args.out}.jsonl. "
         "Random orders: `random_orders(L, N, seed, exclude=[forward])`, N = orders - 1 (127 unless a run set "
         "`--others`: a smaller mixture gives each order more of the run's data). Others' spread = (median - best) / median "
         "over the N random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
@@ -217,6 +232,9 @@ def main() -> None:
                     help="training settings (lr, warmup, data) of the preset's profile or final training")
     ap.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
                     help="a task option for every case, e.g. sparse_profiles=0 (prod's profiles on uniform rows)")
+    ap.add_argument("--screen-budget", type=int, default=None,
+                    help="(order, sample) pairs per validation screen (default: orderopt's; 1 screens every "
+                    "order on 16 samples, as before screens had a budget)")
     ap.add_argument("--others", type=int, default=OTHERS, help="random orders beside the friendly one in each profile")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")

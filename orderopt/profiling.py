@@ -47,8 +47,8 @@ from orderopt.model import GPT, ModelShape
 from orderopt.orders import Order, format_order, validate_order
 from orderopt.tasks import Splits, Task
 
-__all__ = ["ProfileConfig", "ProfileResult", "profile", "config_from_preset", "MODES", "SIGNALS", "VALIDATIONS",
-           "CheckpointHook"]
+__all__ = ["ProfileConfig", "ProfileResult", "profile", "config_from_preset", "screen_size", "MODES", "SIGNALS",
+           "VALIDATIONS", "CheckpointHook"]
 
 SIGNALS = ("index", "none")
 # How the mixture scores its orders at a checkpoint (see ``_Validator``):
@@ -64,10 +64,12 @@ class ProfileConfig:
 
     Every order is scored on the same validation samples. ``validation`` sets how many
     (mixture mode): ``"full"`` scores every active order on all ``val_per_order`` samples at
-    every checkpoint; ``"halving"`` (default) scores them on the first ``screen_samples`` at the
+    every checkpoint; ``"halving"`` (default) scores them on the first screen samples at the
     checkpoints before the last, and at the last checkpoint screens all of them on those samples
-    and scores the best quarter (at least ``finalists``) on all ``val_per_order``. With few
-    orders both give the same scores (see ``_Validator``)."""
+    and scores the best quarter (at least ``finalists``) on all ``val_per_order``. A screen holds
+    ``screen_budget // T`` samples for ``T`` active orders (at least ``screen_samples``, at most
+    ``val_per_order``): at T = 1,024 that is 16, at T <= 128 every sample, so both schemes give
+    the same scores (see ``_Validator``)."""
 
     train: TrainConfig
     model: ModelShape
@@ -76,6 +78,11 @@ class ProfileConfig:
     val_per_order: int = 128
     validation: str = "halving"
     screen_samples: int = 16
+    # (order, sample) pairs one screen may score: a small mixture is cheap to validate in full,
+    # and a 16-sample screen of 128 prod orders let the friendly order miss the finalists
+    # (ranked 120th and 45th of 128, 4th and 1st when screened on all 128 samples:
+    # benchmarks/results/profile_prod_scrambled.md)
+    screen_budget: int = 16_384
     finalists: int = 32
     eval_batch_rows: int = 8192
 
@@ -87,7 +94,7 @@ class ProfileConfig:
             raise ConfigError(f"unknown signal {self.signal!r}; use one of {', '.join(SIGNALS)}")
         if self.validation not in VALIDATIONS:
             raise ConfigError(f"unknown validation scheme {self.validation!r}; use one of {', '.join(VALIDATIONS)}")
-        for name in ("val_per_order", "screen_samples", "finalists", "eval_batch_rows"):
+        for name in ("val_per_order", "screen_samples", "screen_budget", "finalists", "eval_batch_rows"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         self.train.check()
@@ -191,6 +198,13 @@ class _Score:
     samples: int
 
 
+def screen_size(config: ProfileConfig, n_orders: int) -> int:
+    """Validation samples per order in a ``halving`` screen of ``n_orders`` orders: the budget
+    shared out, within ``screen_samples .. val_per_order``. Noise, not cost, limits a small
+    mixture, so it screens on every sample."""
+    return min(config.val_per_order, max(config.screen_samples, config.screen_budget // max(1, n_orders)))
+
+
 class _Validator:
     """Scores active orders on the shared validation samples; the cost follows what the ranking needs.
 
@@ -203,7 +217,7 @@ class _Validator:
         self.model, self.data, self.orders_t = model, data, orders_t
         self.scheme, self.rows = config.validation, config.eval_batch_rows
         self.V = len(data.x_val)
-        self.screen = min(config.screen_samples, self.V)
+        self.config = config
         self.finalists = config.finalists
         L = orders_t.shape[1]
         self.inverse = torch.argsort(orders_t, dim=1)  # generation position of each canonical target
@@ -237,12 +251,13 @@ class _Validator:
         """Scores of the active orders at a checkpoint (the last one when ``final``)."""
         self.sums[active] = 0.0
         self.counts[active] = 0
-        if self.scheme == "full" or self.screen >= self.V:
+        screen = min(self.V, screen_size(self.config, len(active)))
+        if self.scheme == "full" or screen >= self.V:
             self._add(active, 0, self.V)
         elif not final:
-            self._add(active, 0, self.screen)
+            self._add(active, 0, screen)
         else:
-            self._add(active, 0, self.screen)
+            self._add(active, 0, screen)
             keep = max(self.finalists, -(-len(active) // 4))
             if keep < len(active):
                 means = self.sums[active].sum(axis=1) / self.counts[active]
@@ -250,7 +265,7 @@ class _Validator:
                 finalists = sorted(active[j] for j in ranked[:keep])
             else:
                 finalists = active
-            self._add(finalists, self.screen, self.V)
+            self._add(finalists, screen, self.V)
         out = {}
         for i in active:
             positions = self.sums[i] / self.counts[i]
@@ -482,7 +497,8 @@ def profile(
     return MODES[config.mode](task, checked, config, splits, on_checkpoint, progress)
 
 
-_OWN_FIELDS = ("mode", "signal", "val_per_order", "validation", "screen_samples", "finalists", "eval_batch_rows")
+_OWN_FIELDS = ("mode", "signal", "val_per_order", "validation", "screen_samples", "screen_budget", "finalists",
+               "eval_batch_rows")
 
 
 def config_from_preset(preset, **overrides) -> ProfileConfig:

@@ -88,8 +88,8 @@ def test_bad_candidates_and_config(tiny):
 def test_validation_schemes_agree_on_the_final_ranking_and_are_deterministic(tiny):
     orders = ORDERS * 1
     full = profile(TASK, orders, tiny_config(tiny, validation="full"), progress=False)
-    halving = profile(TASK, orders, tiny_config(tiny, screen_samples=8, finalists=4), progress=False)
-    again = profile(TASK, orders, tiny_config(tiny, screen_samples=8, finalists=4), progress=False)
+    halving = profile(TASK, orders, tiny_config(tiny, screen_samples=8, screen_budget=1, finalists=4), progress=False)
+    again = profile(TASK, orders, tiny_config(tiny, screen_samples=8, screen_budget=1, finalists=4), progress=False)
     assert np.array_equal(halving.scores, again.scores)
     # the best quarter (at least `finalists`) is scored on every validation sample, like `full`
     assert (halving.samples >= 8).all() and (halving.samples == 64).sum() == 4
@@ -97,8 +97,19 @@ def test_validation_schemes_agree_on_the_final_ranking_and_are_deterministic(tin
     assert halving.position_scores.shape == (8, 5) and np.allclose(halving.position_scores.mean(1), halving.scores)
 
 
+def test_screens_share_a_budget_so_small_mixtures_are_scored_on_every_sample(tiny):
+    # default budget: 8 orders x 64 samples fits, so halving scores every order like `full`
+    full = profile(TASK, ORDERS, tiny_config(tiny, validation="full"), progress=False)
+    halving = profile(TASK, ORDERS, tiny_config(tiny), progress=False)
+    assert (halving.samples == 64).all() and np.allclose(halving.scores, full.scores, atol=1e-6)
+    # a budget of 8 x 32 pairs screens on 32 samples; the best quarter still gets all 64
+    part = profile(TASK, ORDERS, tiny_config(tiny, screen_samples=8, screen_budget=8 * 32, finalists=2), progress=False)
+    assert sorted(part.samples.tolist()) == [32] * 6 + [64] * 2
+
+
 def test_bad_validation_settings(tiny):
     for bad, match in (({"validation": "some"}, "unknown validation scheme"), ({"screen_samples": 0}, "screen_samples"),
+                       ({"screen_budget": 0}, "screen_budget"),
                        ({"finalists": 0}, "finalists"), ({"lr": float("nan")}, "lr must be")):
         with pytest.raises(ConfigError, match=match):
             profile(TASK, ORDERS, tiny_config(tiny, **bad), progress=False)
