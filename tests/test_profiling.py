@@ -15,7 +15,7 @@ ORDERS = [identity(5), reverse(5), *random_orders(5, 6, seed=0, exclude=[identit
 
 
 def tiny_config(tiny, **kw) -> ProfileConfig:
-    return config_from_preset(tiny, val_per_order=64, **{"steps": 40, **kw})
+    return config_from_preset(tiny, **{"val_per_order": 64, "steps": 40, **kw})
 
 
 @pytest.mark.parametrize("mode", ["mixture", "separate", "batched"])
@@ -95,6 +95,11 @@ def test_validation_schemes_agree_on_the_final_ranking_and_are_deterministic(tin
     assert (halving.samples >= 8).all() and (halving.samples == 64).sum() == 4
     assert np.allclose(halving.scores[halving.samples == 64], full.scores[halving.samples == 64], atol=1e-6)
     assert halving.position_scores.shape == (8, 5) and np.allclose(halving.position_scores.mean(1), halving.scores)
+    # the rest keep their score on the 8 screen samples, shifted onto the finalists' scale by one common margin
+    screen = profile(TASK, orders, tiny_config(tiny, validation="full", val_per_order=8), progress=False)
+    rest = halving.samples == 8
+    shift = (halving.position_scores[~rest] - screen.position_scores[~rest]).mean(axis=0)
+    assert np.allclose(halving.position_scores[rest], screen.position_scores[rest] + shift, atol=1e-6)
 
 
 def test_screens_share_a_budget_so_small_mixtures_are_scored_on_every_sample(tiny):
