@@ -141,7 +141,10 @@ CONCURRENCY = {
     "discovery_long": "every row ran two cells at a time, each with one torch thread, on the 2-core machine "
                       "named above.",
     "discovery_prod": "the 12cac47 rows ran two at a time, each with one torch thread; the 88b1dbe row with two "
-                      "torch threads beside two or three other benchmark jobs (its minutes are mostly waiting).",
+                      "torch threads beside two or three other benchmark jobs (its minutes are mostly waiting); "
+                      "the 7662e62 rows (screens validated on every sample, prod's held-rate recipe, verified "
+                      "with it) ran two at a time beside loss-profiling benchmarks, scramble 2 with two torch "
+                      "threads, the others with one.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 

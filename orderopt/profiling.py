@@ -275,8 +275,8 @@ class _Validator:
         out = {}
         for i in active:
             positions = self.sums[i] / self.counts[i]
-            if final and self.counts[i] < self.V:
-                positions = positions + shift
+            if final and self.counts[i] < self.V:  # losses stay >= 0 (the precedence model takes their log)
+                positions = np.maximum(positions + shift, 0.0)
             out[i] = _Score(float(positions.mean()), positions, int(self.counts[i]))
         return out
 
