@@ -142,11 +142,12 @@ CONCURRENCY = {
                       "named above.",
     "discovery_prod": "the 12cac47 rows ran two at a time, each with one torch thread; the 88b1dbe row with two "
                       "torch threads beside two or three other benchmark jobs (its minutes are mostly waiting); "
-                      "the 7662e62, 92aec59 and 747d1a4 rows (screens validated on every sample, prod's held-rate recipe, "
-                      "verified with it) ran two at a time beside loss-profiling benchmarks or tests, scramble 2 "
-                      "with two torch threads, the others with one; the thread count changes the float sums, and "
-                      "the friendly order's training (the same for every scramble) reached 0.861 with two "
-                      "threads, 0.589 with one: this recipe's seed-0 training is that close to its plateau's edge (L = 8 scramble 1 verified beside the test suite).",
+                      "the 7662e62, 92aec59 and 747d1a4 rows (screens validated on every sample, prod's "
+                      "held-rate recipe, verified with it) ran two at a time beside loss-profiling benchmarks or "
+                      "tests, scramble 2 with two torch threads, the others with one; the thread count changes "
+                      "the float sums, and the friendly order's training (the same for every scramble) reached "
+                      "0.861 with two threads, 0.589 with one: this recipe's seed-0 training is that close to its "
+                      "plateau's edge (L = 8 scramble 1 verified beside the test suite).",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
@@ -246,6 +247,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
     c = parse_cell(cell)
     cache = RunCache("discovery", KEY)
     friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
+    current = recipe(c)
     budget, need_friendly = None, False
     for method in methods:
         if method == "v1" and c["L"] != 8:
@@ -253,7 +255,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         fields = {"kind": "search", "method": method, **c}
         if method == "v2":
             # the recipe its verifications use, outside the key ("recipe" keys verifications only)
-            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": recipe(c)}, refresh=rerun)
+            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current}, refresh=rerun)
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:
@@ -261,10 +263,10 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
                 if prior is None:
                     continue
                 budget = prior["seconds"]
-            rec = cache.run(fields, lambda: {**run_random(c, threads, cache, budget), "verify_recipe": recipe(c)})
+            rec = cache.run(fields, lambda: {**run_random(c, threads, cache, budget), "verify_recipe": current})
         else:
-            rec = cache.run(fields, lambda: {**run_v1(c, threads), "verify_recipe": recipe(c)})
-        if rec.get("verify_recipe") != recipe(c):  # its verifications used an earlier recipe; the table shows those
+            rec = cache.run(fields, lambda: {**run_v1(c, threads), "verify_recipe": current})
+        if rec.get("verify_recipe") != current:  # its verifications used an earlier recipe; the table shows those
             print(json.dumps({"cell": cell, "method": method, "skipped": "searched under an earlier training "
                               "recipe: --rerun to search and verify again"}), flush=True)
             continue

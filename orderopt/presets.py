@@ -87,9 +87,11 @@ TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]]
          "final_model": replace(PRESETS["cpu"].final_model, n_head=8),
          "final_train": replace(PRESETS["cpu"].final_train, steps=5_000, lr=3e-3, hold_fraction=0.6),
          "mixture_size": 128},
-        "profiles of 1200 steps (at 600 all orders still look alike: lsd-first ranked 40th of 128 "
-        "at L = 6, 1st at 1200; benchmarks/results/profile_length.md) in search rounds of 128 orders "
-        "(in a mixture of 512 lsd-first ranked 173rd, of 128 1st-2nd: benchmarks/results/profile_prod_sparse_profiles.md); full trainings of 5000 steps with "
+        "profiles of 1200 steps (at 600 lsd-first ranked 40th of 128 at L = 6, 1st at 1200; "
+        "benchmarks/results/profile_length.md) in search rounds of 128 orders (in a mixture of 512 "
+        "lsd-first ranked 173rd; both measured with 16-sample validation screens, under which "
+        "rounds of 128 were chosen; with today's budgeted screens it ranks 2nd of 512 and 1st-4th of "
+        "128: benchmarks/results/profile_prod_sparse_profiles.md); full trainings of 5000 steps with "
         "8 heads on the task's sparse training operands, learning rate 3e-3 held for 60% of the steps "
         "before its linear decay, 8.5-12 min per order on 1 core: L = 6 lsd-first 0.874, 0.997, 0.997, 0.993, "
         "0.999 (seeds 0-4 on an AMD EPYC host, where 2e-3 decaying from the start gave 0.827, 0.371, 0.928, "
