@@ -75,7 +75,10 @@ def recipe(c: dict) -> str | None:
     from orderopt.presets import preset_for
 
     t = preset_for("cpu", cell_task(c)).final_train
-    return None if t.hold_fraction == 0 else f"lr {t.lr:g}, hold {t.hold_fraction:g}, {t.total_steps()} steps"
+    if t.hold_fraction == 0:
+        return None
+    rows = "" if t.n_train == 100_000 else f", {t.n_train} rows"  # keys made before prod L = 6 trained on 30,000
+    return f"lr {t.lr:g}, hold {t.hold_fraction:g}, {t.total_steps()} steps{rows}"
 
 
 def cell_label(c: dict) -> str:

@@ -77,27 +77,40 @@ def _index_recipe(task) -> dict:
     return {}
 
 
+def _prod_recipe(task) -> dict:
+    """prod's changes to ``cpu``; with 3-digit operands (L <= 6) also shorter data and more steps.
+
+    At L = 6 the orders' gap on 100,000 rows is one of learning speed only (msd-first reaches 0.798
+    where lsd-first reaches 0.997, 6000 steps, seed 0); on 30,000 rows lsd-first still generalises
+    (0.994) while msd-first fits its training rows only in part and generalises less (0.184, train
+    split 0.716). A task name alone (no length) gets the recipe of L >= 8."""
+    cpu = PRESETS["cpu"]
+    final_train = replace(cpu.final_train, steps=5_000, lr=3e-3, hold_fraction=0.6)
+    if getattr(task, "length", 8) <= 6:
+        final_train = replace(final_train, steps=6_000, n_train=30_000)
+    return {"profile_train": replace(cpu.profile_train, steps=1_200),
+            "final_model": replace(cpu.final_model, n_head=8),
+            "final_train": final_train,
+            "mixture_size": 128}
+
+
 # Per-task changes to a preset, where the preset's own settings do not separate the task's orders
 # (measured: benchmarks/results/profile_length.md, training_recipe.md, order_sensitivity.md).
 # Keys: (preset, task name); values: the fields of Preset to replace (or a function of the task
 # that returns them, for recipes that depend on the task's options) and why.
 TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]] = {
     ("cpu", "prod"): (
-        {"profile_train": replace(PRESETS["cpu"].profile_train, steps=1_200),
-         "final_model": replace(PRESETS["cpu"].final_model, n_head=8),
-         "final_train": replace(PRESETS["cpu"].final_train, steps=5_000, lr=3e-3, hold_fraction=0.6),
-         "mixture_size": 128},
+        _prod_recipe,
         "profiles of 1200 steps (at 600 lsd-first ranked 40th of 128 at L = 6, 1st at 1200; "
         "benchmarks/results/profile_length.md) in search rounds of 128 orders (in a mixture of 512 "
         "lsd-first ranked 173rd; both measured with 16-sample validation screens, under which "
         "rounds of 128 were chosen; with today's budgeted screens it ranks 2nd of 512 and 1st-4th of "
-        "128: benchmarks/results/profile_prod_sparse_profiles.md); full trainings of 5000 steps with "
-        "8 heads on the task's sparse training operands, learning rate 3e-3 held for 60% of the steps "
-        "before its linear decay, 8.5-12 min per order on 1 core: L = 6 lsd-first 0.874, 0.997, 0.997, 0.993, "
-        "0.999 (seeds 0-4 on an AMD EPYC host, where 2e-3 decaying from the start gave 0.827, 0.371, 0.928, "
-        "0.887, 0.992; msd-first 0.327, 0.780, 0.826, 0.539, 0.379: the gap is one of learning speed), "
-        "where 3500 steps reached 0.27-0.57 and 4 heads on uniform operands 0.112 vs 0.035 after 4000 "
-        "steps (benchmarks/results/training_recipe.md)",
+        "128: benchmarks/results/profile_prod_sparse_profiles.md); full trainings with 8 heads on the "
+        "task's sparse training operands, learning rate 3e-3 held for 60% of the steps before its linear "
+        "decay; L = 6: 6000 steps on 30,000 training rows, so that msd-first, which the model can only "
+        "partly fit, memorises instead of generalising (seed 0: lsd-first 0.994, msd-first 0.184; on "
+        "100,000 rows 0.997 vs 0.798 after 6000 steps, 0.874 vs 0.327 after 5000); L >= 8: 5000 steps on "
+        "100,000 rows (L = 8: 0.461-0.968 vs 0.048-0.095 by host); benchmarks/results/training_recipe.md",
     ),
     ("cpu", "relu"): (
         {"final_train": replace(PRESETS["cpu"].final_train, steps=500)},
@@ -117,7 +130,7 @@ def preset_for(name: str, task) -> Preset:
     """Preset ``name`` with the per-task recipe of ``task`` (a task or a task name) applied, if
     there is one. A scrambled task uses the recipe of the task it relabels: relabelling changes
     which order is friendly, not how hard the task is to learn. A recipe that depends on the
-    task's options applies only when the task itself (not its name) is given."""
+    task's options is given the task, or only its name (then it assumes the options' defaults)."""
     while getattr(task, "base", None) is not None:
         task = task.base
     task_name = task if isinstance(task, str) else task.name
@@ -127,7 +140,7 @@ def preset_for(name: str, task) -> Preset:
         return preset
     fields, why = recipe
     if callable(fields):
-        fields = {} if isinstance(task, str) else fields(task)
+        fields = fields(task)
     if not fields:
         return preset
     return replace(preset, description=f"{preset.description}; {task_name}: {why}", **fields)

@@ -54,7 +54,16 @@ def test_a_recipe_can_depend_on_the_task_options():
     assert wide.final_train.total_steps() == 4_000 and "d >= 4" in wide.description
     assert preset_for("cpu", make_task("index", 8, window=4, scramble=1)).final_train.total_steps() == 4_000
     assert preset_for("cpu", make_task("index", 8, window=2)) is cpu  # the recipe returns no change
-    assert preset_for("cpu", "index") is cpu  # a name alone does not say the window
+    assert preset_for("cpu", "index") is cpu  # a name alone: the default window, 2
+
+
+def test_prod_trains_three_digit_operands_on_fewer_rows_for_longer():
+    short, long = (preset_for("cpu", make_task("prod", n)).final_train for n in (6, 8))
+    assert (short.total_steps(), short.n_train) == (6_000, 30_000)
+    assert (long.total_steps(), long.n_train) == (5_000, 100_000)
+    assert preset_for("cpu", make_task("prod", 6, scramble=2)).final_train == short
+    assert preset_for("cpu", "prod").final_train == long  # a name alone: prod's default L = 8
+    assert preset_for("cpu", "prod").mixture_size == 128 and preset_for("cpu", "prod").final_model.n_head == 8
 
 
 def test_a_studys_pruner_waits_for_half_of_its_tasks_recipe(monkeypatch, tmp_path):
@@ -63,7 +72,7 @@ def test_a_studys_pruner_waits_for_half_of_its_tasks_recipe(monkeypatch, tmp_pat
     tiny = get_preset("tiny")
 
     def by_window(task) -> dict:
-        return {"profile_train": replace(tiny.profile_train, steps=40 * task.window)}
+        return {"profile_train": replace(tiny.profile_train, steps=40 * getattr(task, "window", 2))}
 
     monkeypatch.setitem(TASK_RECIPES, ("tiny", "index"), (by_window, "steps by window, for this test"))
     storage = f"sqlite:///{tmp_path / 's.db'}"
