@@ -34,7 +34,7 @@ class ProdTask(Task):
     partial credit and training sits on a plateau; rows where the other products vanish give it.
     With sparse rows (8 heads, learning rate 3e-3 held for 60% of the steps) the ``cpu`` model
     gets 0.874-0.999 of 3-digit products exactly right in 5,000 steps on 100,000 rows, seeds 0-4,
-    and 0.908-0.994 in 6,000 steps on 30,000 rows (seeds 0-2, its L = 6 recipe, where msd-first
+    and 0.908-0.994 in 6,000 steps on 30,000 rows (seeds 0-3, its L = 6 recipe, where msd-first
     generalises less; uniform rows: ~0.1 after 4,000; ``benchmarks/results/training_recipe.md``).
     For the same reason loss profiles train and validate on a share ``sparse_profiles`` of sparse
     rows (default all): there the early losses show which order helps the carries."""
