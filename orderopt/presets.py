@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from orderopt.engine import TrainConfig
 from orderopt.errors import ConfigError
 from orderopt.model import ModelShape
+from orderopt.tasks import make_task
 
 __all__ = ["ModelShape", "Preset", "PRESETS", "TASK_RECIPES", "get_preset", "preset_for"]
 
@@ -83,10 +84,10 @@ def _prod_recipe(task) -> dict:
     At L = 6 the orders' gap on 100,000 rows is one of learning speed only (msd-first reaches 0.798
     where lsd-first reaches 0.997, 6000 steps, seed 0); on 30,000 rows lsd-first still generalises
     (0.994) while msd-first fits its training rows only in part and generalises less (0.184, train
-    split 0.716). A task name alone (no length) gets the recipe of L >= 8."""
+    split 0.716)."""
     cpu = PRESETS["cpu"]
     final_train = replace(cpu.final_train, steps=5_000, lr=3e-3, hold_fraction=0.6)
-    if getattr(task, "length", 8) <= 6:
+    if task.length <= 6:
         final_train = replace(final_train, steps=6_000, n_train=30_000)
     return {"profile_train": replace(cpu.profile_train, steps=1_200),
             "final_model": replace(cpu.final_model, n_head=8),
@@ -130,7 +131,7 @@ def preset_for(name: str, task) -> Preset:
     """Preset ``name`` with the per-task recipe of ``task`` (a task or a task name) applied, if
     there is one. A scrambled task uses the recipe of the task it relabels: relabelling changes
     which order is friendly, not how hard the task is to learn. A recipe that depends on the
-    task's options is given the task, or only its name (then it assumes the options' defaults)."""
+    task's options is given the task, or for a name alone the task built with its defaults."""
     while getattr(task, "base", None) is not None:
         task = task.base
     task_name = task if isinstance(task, str) else task.name
@@ -139,8 +140,8 @@ def preset_for(name: str, task) -> Preset:
     if recipe is None:
         return preset
     fields, why = recipe
-    if callable(fields):
-        fields = fields(task)
+    if callable(fields):  # a name alone: the task with its default options (recipes name built-in tasks)
+        fields = fields(make_task(task) if isinstance(task, str) else task)
     if not fields:
         return preset
     return replace(preset, description=f"{preset.description}; {task_name}: {why}", **fields)

@@ -72,7 +72,7 @@ def test_a_studys_pruner_waits_for_half_of_its_tasks_recipe(monkeypatch, tmp_pat
     tiny = get_preset("tiny")
 
     def by_window(task) -> dict:
-        return {"profile_train": replace(tiny.profile_train, steps=40 * getattr(task, "window", 2))}
+        return {"profile_train": replace(tiny.profile_train, steps=40 * task.window)}
 
     monkeypatch.setitem(TASK_RECIPES, ("tiny", "index"), (by_window, "steps by window, for this test"))
     storage = f"sqlite:///{tmp_path / 's.db'}"
