@@ -94,7 +94,9 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
     if notes:
         lines += ["", notes.strip()]
     path = RESULTS / f"{name}.md"
-    path.write_text("\n".join(lines) + "\n")
+    partial = path.with_suffix(f".md.{os.getpid()}.tmp")  # a reader never sees a half-written table
+    partial.write_text("\n".join(lines) + "\n")
+    os.replace(partial, path)
     return path
 
 
@@ -104,17 +106,28 @@ class RunCache:
 
     A run is identified by the values of ``key_fields`` in its record; when a run is recomputed
     (``refresh``) the new record is appended and, being later in the file, wins on load, so the
-    file keeps the superseded one as history."""
+    file keeps the superseded one as history.
+
+    Several processes may share one file (two benchmarks side by side): every ``run`` re-reads it
+    first, so a run another process finished counts as cached and a table written afterwards from
+    ``records`` lists it too."""
 
     def __init__(self, name: str, key_fields: tuple[str, ...]) -> None:
         self.path = RESULTS / f"{name}.jsonl"
         self.key_fields = key_fields
         self.records: dict[tuple, dict] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    rec = json.loads(line)
-                    self.records[self._key(rec)] = rec
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the file again: the runs other processes appended since are added (in file order)."""
+        if not self.path.exists():
+            return
+        records: dict[tuple, dict] = {}
+        for line in self.path.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                records[self._key(rec)] = rec
+        self.records = records
 
     def _key(self, fields: dict) -> tuple:
         return tuple(json.dumps(fields.get(f), sort_keys=True) for f in self.key_fields)
@@ -127,10 +140,12 @@ class RunCache:
         """The cached record, or ``{**fields, **compute()}`` computed now (always, with ``refresh``)
         and appended to the file."""
         key = self._key(fields)
+        self.reload()
         if refresh or key not in self.records:
             rec = {**fields, **compute()}
             RESULTS.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
+            self.reload()  # with what other processes appended while this one computed
             self.records[key] = rec
         return self.records[key]

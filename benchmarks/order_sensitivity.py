@@ -8,6 +8,8 @@ Run:  python benchmarks/order_sensitivity.py [--preset cpu] [--length 8] [--task
           --name training_recipe                                   # prod: curriculum over digit counts
       python benchmarks/order_sensitivity.py --cases prod:6 --sparse-operands 0 \\
           --name training_recipe                                   # prod: uniform training operands
+      python benchmarks/order_sensitivity.py --cases prod:8 --sparse-zero 0.4 \\
+          --name training_recipe                                   # prod: sparser sparse rows
 Writes benchmarks/results/<name>.md (default order_sensitivity). Every training is cached in
 results/<name>.jsonl under its task, order, steps, seed and settings (the training and model
 values that differ from the preset's), so an interrupted run resumes; the table lists every
@@ -81,18 +83,21 @@ def main() -> None:
                     help="prod only: share of training rows with 1..n-digit operands (a curriculum)")
     ap.add_argument("--sparse-operands", type=float, default=None, metavar="SHARE",
                     help="prod only: share of training rows with zeroed operand digits (default: the task's, 0.5)")
+    ap.add_argument("--sparse-zero", type=float, default=None, metavar="P",
+                    help="prod only: chance that a sparse row's operand digit is 0 (default: the task's, 0.3)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="order_sensitivity", help="result file name under benchmarks/results")
     args = ap.parse_args()
     preset = get_preset(args.preset)
     cases = ([parse_case(c) for c in args.cases.split(",")] if args.cases
              else [(name, args.length, None) for name in args.tasks.split(",")])
-    if (args.small_operands is not None or args.sparse_operands is not None) and any(name != "prod" for name, _, _ in cases):
-        ap.error("--small-operands and --sparse-operands apply to prod only; give --cases prod:L")
+    prod_only = (args.small_operands, args.sparse_operands, args.sparse_zero)
+    if any(v is not None for v in prod_only) and any(name != "prod" for name, _, _ in cases):
+        ap.error("--small-operands, --sparse-operands and --sparse-zero apply to prod only; give --cases prod:L")
     cache = RunCache(args.name, KEY)
     for name, length, window in cases:
         sparse = 0.0 if args.small_operands is not None else args.sparse_operands  # one curriculum at a time
-        task = make_task(name, length, window=window, sparse_operands=sparse)
+        task = make_task(name, length, window=window, sparse_operands=sparse, sparse_zero=args.sparse_zero)
         chosen = preset if args.no_task_defaults else preset_for(preset.name, task)
         shape, config = chosen.final_model, chosen.final_train
         if args.model:
@@ -107,6 +112,8 @@ def main() -> None:
                 settings = {**(settings or {}), "train.small_operands": args.small_operands}
             if getattr(task, "sparse_operands", 0):  # rows without it trained on uniform operands
                 settings = {**(settings or {}), "task.sparse_operands": task.sparse_operands}
+            if "sparse_zero" in getattr(task, "options", dict)():
+                settings = {**(settings or {}), "task.sparse_zero": task.sparse_zero}
             fields = {"task": name, "L": task.length, "window": window, "order": order_name,
                       "steps": config.total_steps(), "seed": config.seed, "settings": settings}
 

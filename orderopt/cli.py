@@ -50,6 +50,8 @@ def _task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sparse-profiles", type=float, default=None, metavar="SHARE",
                    help="prod task: share of loss-profiling rows (training and validation) whose operand digits are "
                         "zeroed at random (default 1: early losses then show partly learned middle digits)")
+    p.add_argument("--sparse-zero", type=float, default=None, metavar="P",
+                   help="prod task: chance that an operand digit of a sparse row is zeroed (default 0.3)")
     p.add_argument("--scramble", type=int, default=None, metavar="SEED",
                    help="relabel the target indices by a random permutation drawn from SEED, so that no order is "
                         "privileged by the task's own numbering; the order 'friendly' is the relabelled forward")
@@ -61,7 +63,7 @@ def _task_from_args(args: argparse.Namespace):
     return resolve_task(
         args.task, args.length, window=args.window, variables=args.variables,
         delay=args.delay, mlp_seed=args.mlp_seed, sparse_operands=args.sparse_operands,
-        sparse_profiles=args.sparse_profiles, scramble=args.scramble,
+        sparse_profiles=args.sparse_profiles, sparse_zero=args.sparse_zero, scramble=args.scramble,
     )
 
 

@@ -43,6 +43,7 @@ def test_train_reports_success_per_order(capsys):
         (["train", "--task", "prod", "--length", "6", "--sparse-operands", "2"], "share of training rows in 0..1"),
         (["train", "--task", "square", "--sparse-operands", "0.5"], "task square: bad option"),
         (["profile", "--task", "prod", "--length", "6", "--sparse-profiles", "-1"], "share of loss-profiling rows"),
+        (["train", "--task", "prod", "--length", "6", "--sparse-zero", "1"], "sparse_zero is the chance"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, argv, message):

@@ -28,8 +28,8 @@ class ProdTask(Task):
     least-significant digit first, so ``forward`` follows the carries and ``msd-first`` fights them.
 
     Full-training rows: a share ``sparse_operands`` of them has operands whose digits are zeroed
-    at random (each with probability ``SPARSE_DIGIT_ZERO``); the rest and all validation and
-    test rows are uniform. A middle digit of a product is a sum of several digit products mod 10:
+    at random (each with probability ``sparse_zero``, default ``SPARSE_DIGIT_ZERO``); the rest and
+    all validation and test rows are uniform. A middle digit of a product is a sum of several digit products mod 10:
     a model that has learned some of them still predicts it at chance, so uniform rows give no
     partial credit and training sits on a plateau; rows where the other products vanish give it.
     With sparse rows (8 heads, learning rate 3e-3 held for 60% of the steps) the ``cpu`` model
@@ -42,22 +42,24 @@ class ProdTask(Task):
     name = "prod"
 
     def __init__(self, length: int = 8, sparse_operands: float = DEFAULT_SPARSE_OPERANDS,
-                 sparse_profiles: float = DEFAULT_SPARSE_PROFILES) -> None:
+                 sparse_profiles: float = DEFAULT_SPARSE_PROFILES, sparse_zero: float = SPARSE_DIGIT_ZERO) -> None:
         length = int(length)
         if length < 2 or length % 2:
             raise TaskConfigError(f"prod needs an even length L = 2n (n digits per operand), got {length}")
-        sparse_operands, sparse_profiles = float(sparse_operands), float(sparse_profiles)
+        sparse_operands, sparse_profiles, sparse_zero = float(sparse_operands), float(sparse_profiles), float(sparse_zero)
         if not 0.0 <= sparse_operands <= 1.0:
             raise TaskConfigError(f"prod's sparse_operands is a share of training rows in 0..1, got {sparse_operands}")
         if not 0.0 <= sparse_profiles <= 1.0:
             raise TaskConfigError(f"prod's sparse_profiles is a share of loss-profiling rows in 0..1, got {sparse_profiles}")
-        self.sparse_operands, self.sparse_profiles = sparse_operands, sparse_profiles
+        if not 0.0 <= sparse_zero < 1.0:
+            raise TaskConfigError(f"prod's sparse_zero is the chance a sparse row's digit is 0, in 0..1 (1 excluded), got {sparse_zero}")
+        self.sparse_operands, self.sparse_profiles, self.sparse_zero = sparse_operands, sparse_profiles, sparse_zero
         self.length = self.input_length = length
         self.digits = length // 2
         self.vocab_size = 10
         self.formula = (
             f"a, b uniform {self.digits}-digit (zero-padded, msd first); y = digits of a*b, lsd first"
-            + (f"; full training: {self.sparse_operands:g} of rows with digits zeroed at rate {SPARSE_DIGIT_ZERO:g}"
+            + (f"; full training: {self.sparse_operands:g} of rows with digits zeroed at rate {self.sparse_zero:g}"
                if self.sparse_operands else "")
             + ("; loss profiles: " + ("all" if self.sparse_profiles == 1.0 else f"{self.sparse_profiles:g} of")
                + " rows sparse" if self.sparse_profiles else "")
@@ -82,7 +84,7 @@ class ProdTask(Task):
         d = self.digits
         digits = rng.integers(0, 10, size=(2, n, d), dtype=np.int64)  # least significant first
         sparse_rows = rng.random(n) < sparse_share
-        digits[(rng.random((2, n, d)) < SPARSE_DIGIT_ZERO) & sparse_rows[None, :, None]] = 0
+        digits[(rng.random((2, n, d)) < self.sparse_zero) & sparse_rows[None, :, None]] = 0
         a, b = (digits * 10 ** np.arange(d, dtype=np.int64)).sum(axis=-1)
         return self.encode(a, b)
 
@@ -93,6 +95,8 @@ class ProdTask(Task):
             out["sparse_operands"] = self.sparse_operands
         if self.sparse_profiles != DEFAULT_SPARSE_PROFILES:
             out["sparse_profiles"] = self.sparse_profiles
+        if self.sparse_zero != SPARSE_DIGIT_ZERO:
+            out["sparse_zero"] = self.sparse_zero
         return out
 
     def encode(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -90,6 +90,18 @@ def test_prod_trains_and_profiles_on_sparse_operands_and_tests_on_uniform_ones()
         make_task("prod", 6, sparse_profiles=-0.1)
 
 
+def test_prod_sparse_rows_zero_digits_at_the_chosen_rate():
+    sparser = make_task("prod", 6, sparse_zero=0.5, sparse_operands=1.0)
+    x, y = sparser.generate_train(20_000, np.random.default_rng(0))
+    assert abs(float((x == 0).mean()) - (0.5 + 0.5 * 0.1)) < 0.01  # zeroed, or drawn 0 among the rest
+    a, b = x[:, :3] @ (10 ** np.arange(2, -1, -1)), x[:, 3:] @ (10 ** np.arange(2, -1, -1))
+    assert np.array_equal(y @ (10 ** np.arange(6)), a * b)
+    assert sparser.spec()["sparse_zero"] == 0.5 and task_from_spec(sparser.spec()).sparse_zero == 0.5
+    assert "sparse_zero" not in make_task("prod", 6).spec()  # the default is left out
+    with pytest.raises(TaskConfigError, match="sparse_zero"):
+        make_task("prod", 6, sparse_zero=1.0)
+
+
 def test_delay_matches_its_dependency_graph():
     task = DelayTask(12, variables=3, delay=2)
     x, y = task.sample(64, 0)
