@@ -57,10 +57,10 @@ def test_a_recipe_can_depend_on_the_task_options():
     assert preset_for("cpu", "index") is cpu  # a name alone: the default window, 2
 
 
-def test_prod_trains_three_digit_operands_on_fewer_rows_for_longer():
+def test_prod_recipe_depends_on_the_operands_digit_count():
     short, long = (preset_for("cpu", make_task("prod", n)).final_train for n in (6, 8))
     assert (short.total_steps(), short.n_train) == (6_000, 30_000)
-    assert (long.total_steps(), long.n_train) == (5_000, 100_000)
+    assert (long.total_steps(), long.n_train) == (9_000, 100_000)
     assert preset_for("cpu", make_task("prod", 6, scramble=2)).final_train == short
     assert preset_for("cpu", "prod").final_train == long  # a name alone: prod's default L = 8
     assert preset_for("cpu", "prod").mixture_size == 128 and preset_for("cpu", "prod").final_model.n_head == 8
