@@ -116,12 +116,16 @@ class RunCache:
         self.path = RESULTS / f"{name}.jsonl"
         self.key_fields = key_fields
         self.records: dict[tuple, dict] = {}
+        self._size_read = -1  # the file only grows (runs are appended), so an unchanged size means nothing new
         self.reload()
 
     def reload(self) -> None:
-        """Read the file again: the runs other processes appended since are added (in file order)."""
-        if not self.path.exists():
+        """Read the file again if it grew: the runs other processes appended since are added (in
+        file order)."""
+        size = self.path.stat().st_size if self.path.exists() else -1
+        if size == self._size_read:
             return
+        self._size_read = size
         records: dict[tuple, dict] = {}
         for line in self.path.read_text().splitlines():
             if line.strip():

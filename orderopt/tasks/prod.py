@@ -30,9 +30,10 @@ class ProdTask(Task):
 
     Full-training rows: a share ``sparse_operands`` of them has operands whose digits are zeroed
     at random (each with probability ``sparse_zero``, default ``SPARSE_DIGIT_ZERO``); the rest and
-    all validation and test rows are uniform. A middle digit of a product is a sum of several digit products mod 10:
-    a model that has learned some of them still predicts it at chance, so uniform rows give no
-    partial credit and training sits on a plateau; rows where the other products vanish give it.
+    all validation and test rows are uniform. A middle digit of a product is a sum of several
+    digit products mod 10: a model that has learned some of them still predicts it at chance, so
+    uniform rows give no partial credit and training sits on a plateau; rows where the other
+    products vanish give it.
     With sparse rows (8 heads, learning rate 3e-3 held for 60% of the steps) the ``cpu`` model
     gets 0.874-0.999 of 3-digit products exactly right in 5,000 steps on 100,000 rows, seeds 0-4,
     and 0.908-0.994 in 6,000 steps on 30,000 rows (seeds 0-3, its L = 6 recipe, where msd-first
