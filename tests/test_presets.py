@@ -64,6 +64,8 @@ def test_prod_recipe_depends_on_the_operands_digit_count():
     assert preset_for("cpu", make_task("prod", 6, scramble=2)).final_train == short
     assert preset_for("cpu", "prod").final_train == long  # a name alone: prod's default L = 8
     assert preset_for("cpu", "prod").mixture_size == 128 and preset_for("cpu", "prod").final_model.n_head == 8
+    # L >= 8 trains a 256-wide feed-forward layer (as fast per step, 76% of the time); L = 6 keeps 512
+    assert [preset_for("cpu", make_task("prod", n)).final_model.ffn for n in (6, 8, 10)] == [512, 256, 256]
 
 
 def test_a_studys_pruner_waits_for_half_of_its_tasks_recipe(monkeypatch, tmp_path):
