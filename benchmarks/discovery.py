@@ -74,11 +74,13 @@ def recipe(c: dict) -> str | None:
     so a task whose recipe changes (prod, 12f6817) is verified again rather than served old runs."""
     from orderopt.presets import preset_for
 
-    t = preset_for("cpu", cell_task(c)).final_train
+    preset = preset_for("cpu", cell_task(c))
+    t = preset.final_train
     if t.hold_fraction == 0:
         return None
     rows = "" if t.n_train == 100_000 else f", {t.n_train} rows"  # keys made before prod L = 6 trained on 30,000
-    return f"lr {t.lr:g}, hold {t.hold_fraction:g}, {t.total_steps()} steps{rows}"
+    width = "" if preset.final_model.ffn == 512 else f", ffn {preset.final_model.ffn}"  # ... before L >= 8 had 256
+    return f"lr {t.lr:g}, hold {t.hold_fraction:g}, {t.total_steps()} steps{rows}{width}"
 
 
 def cell_label(c: dict) -> str:
@@ -150,7 +152,9 @@ CONCURRENCY = {
                       "tests, scramble 2 with two torch threads, the others with one; the thread count changes "
                       "the float sums, and the friendly order's training (the same for every scramble) reached "
                       "0.861 with two threads, 0.589 with one: this recipe's seed-0 training is that close to its "
-                      "plateau's edge (L = 8 scramble 1 verified beside the test suite).",
+                      "plateau's edge. The b488231 row (L = 8 "
+                      "scramble 1 searched again on an Intel Xeon host and verified with the 9,000-step, 256-wide "
+                      "recipe) ran alone with two torch threads.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
