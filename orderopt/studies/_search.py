@@ -213,34 +213,38 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
     sampler: HierarchicalOrderSampler = study.sampler
     sizes = layout_sizes(task.length, spec.blocks)
     run = uuid.uuid4().hex[:12]
-    with sampler.batch(study, max_candidates, blocks=sizes, explore=explore) as plan:
-        if plan is None:
-            return None
-        new = []
-        for order, role in zip(plan.orders, plan.roles):
-            params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes)
-            new.append(_bulk.NewTrial(params, dists, user, {**system, RUN_ATTR: run}))
-        trial_ids = _bulk.create_trials(study, new)
-    ids = dict(zip(plan.orders, trial_ids))
-    protected = set(plan.references)
-    tournament = plan.stage.startswith("tournament")
-    if tournament:  # another profile seed (and with it other data and initialisation) per run
-        j = int(plan.stage.split("-")[1])
-        config, run_splits = _profile_config(spec, task, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
-    else:
-        config, run_splits = _profile_config(spec, task, device), splits
-
-    def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
-        _bulk.report(study, {ids[o]: v for o, v in losses.items()}, step)
-        return [] if tournament else _to_prune(study, ids, losses, step, protected)
-
+    trial_ids: list[int] = []
+    # From the moment the trials exist, an interrupt (even one landing while the planning lock is
+    # released) fails them: an interrupted round leaves nothing running, and its orders are re-run.
     try:
+        with sampler.batch(study, max_candidates, blocks=sizes, explore=explore) as plan:
+            if plan is None:
+                return None
+            new = []
+            for order, role in zip(plan.orders, plan.roles):
+                params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes)
+                new.append(_bulk.NewTrial(params, dists, user, {**system, RUN_ATTR: run}))
+            trial_ids = _bulk.create_trials(study, new)
+        ids = dict(zip(plan.orders, trial_ids))
+        protected = set(plan.references)
+        tournament = plan.stage.startswith("tournament")
+
+        def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
+            _bulk.report(study, {ids[o]: v for o, v in losses.items()}, step)
+            return [] if tournament else _to_prune(study, ids, losses, step, protected)
+
+        if tournament:  # another profile seed (and with it other data and initialisation) per run
+            j = int(plan.stage.split("-")[1])
+            config, run_splits = _profile_config(spec, task, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
+        else:
+            config, run_splits = _profile_config(spec, task, device), splits
         with _Heartbeat(study, trial_ids):
             result = profile(task, list(plan.orders), config, splits=run_splits, on_checkpoint=on_checkpoint,
                              progress=progress)
         scores = _comparable(result, plan, ids)
-    except BaseException:  # an interrupted round leaves nothing running: its orders will be re-run
-        _bulk.finish(study, [_bulk.TrialResult(t, TrialState.FAIL) for t in trial_ids])
+    except BaseException:
+        if trial_ids:
+            _bulk.finish(study, [_bulk.TrialResult(t, TrialState.FAIL) for t in trial_ids])
         raise
     results = []
     column = {o: i for i, o in enumerate(result.orders)}
