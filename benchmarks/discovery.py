@@ -72,14 +72,15 @@ def recipe(c: dict) -> str | None:
     """The full-training recipe verifications of this cell use, as a cache key: None for a schedule
     without a held learning rate (every verification cached before recipes were part of the key),
     so a task whose recipe changes (prod, 12f6817) is verified again rather than served old runs."""
-    from orderopt.presets import preset_for
+    from orderopt.presets import PRESETS, preset_for
 
-    preset = preset_for("cpu", cell_task(c))
-    t = preset.final_train
+    preset, cpu = preset_for("cpu", cell_task(c)), PRESETS["cpu"]
+    t, ffn = preset.final_train, preset.final_model.ffn
     if t.hold_fraction == 0:
         return None
-    rows = "" if t.n_train == 100_000 else f", {t.n_train} rows"  # keys made before prod L = 6 trained on 30,000
-    width = "" if preset.final_model.ffn == 512 else f", ffn {preset.final_model.ffn}"  # ... before L >= 8 had 256
+    # keys made before prod L = 6 trained on 30,000 rows and L >= 8 on a 256-wide layer name neither
+    rows = "" if t.n_train == cpu.final_train.n_train else f", {t.n_train} rows"
+    width = "" if ffn == cpu.final_model.ffn else f", ffn {ffn}"
     return f"lr {t.lr:g}, hold {t.hold_fraction:g}, {t.total_steps()} steps{rows}{width}"
 
 
@@ -152,9 +153,8 @@ CONCURRENCY = {
                       "tests, scramble 2 with two torch threads, the others with one; the thread count changes "
                       "the float sums, and the friendly order's training (the same for every scramble) reached "
                       "0.861 with two threads, 0.589 with one: this recipe's seed-0 training is that close to its "
-                      "plateau's edge. The b488231 row (L = 8 "
-                      "scramble 1 searched again on an Intel Xeon host and verified with the 9,000-step, 256-wide "
-                      "recipe) ran alone with two torch threads.",
+                      "plateau's edge. The b488231 row (L = 8 scramble 1 searched again on an Intel Xeon host and "
+                      "verified with the 9,000-step, 256-wide recipe) ran alone with two torch threads.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 

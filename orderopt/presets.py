@@ -91,10 +91,11 @@ def _prod_recipe(task) -> dict:
     the step time, which brings one training under 10 minutes on that host."""
     cpu = PRESETS["cpu"]
     final_train = replace(cpu.final_train, steps=9_000, lr=3e-3, hold_fraction=0.6)
-    final_model = replace(cpu.final_model, n_head=8, ffn=256)
+    final_model = replace(cpu.final_model, n_head=8)
     if task.length <= 6:
         final_train = replace(final_train, steps=6_000, n_train=30_000)
-        final_model = replace(final_model, ffn=cpu.final_model.ffn)
+    else:
+        final_model = replace(final_model, ffn=256)
     return {"profile_train": replace(cpu.profile_train, steps=1_200),
             "final_model": final_model,
             "final_train": final_train,
