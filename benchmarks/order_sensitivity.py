@@ -39,12 +39,24 @@ def parse_case(text: str) -> tuple[str, int, int | None]:
     return parts[0], int(parts[1]), (int(parts[2]) if len(parts) > 2 else None)
 
 
+# Runs here are fixed-length (the table compares orders at a given number of steps); their settings
+# are named against the preset's training as it was when the table began (linear decay from the
+# end of warmup, hold 0), so that cached rows keep their keys and today's cpu schedule (hold 0.6)
+# shows in the settings column.
+ADAPTIVE_FIELDS = ("adaptive", "max_steps", "budget_minutes", "extend_gain", "extend_window")
+
+
+def reference_train(preset):
+    """The fixed training the settings column is measured against."""
+    return dataclasses.replace(preset.final_train, hold_fraction=0.0, adaptive=False)
+
+
 def settings_of(preset, shape: ModelShape, config) -> dict | None:
-    """The values of this run that differ from the preset's final model and training (steps and
-    seed are key fields of their own); ``None`` when there are none."""
-    base_train, base_shape = dataclasses.asdict(preset.final_train), dataclasses.asdict(preset.final_model)
+    """The values of this run that differ from the preset's final model and (fixed) training (steps
+    and seed are key fields of their own); ``None`` when there are none."""
+    base_train, base_shape = dataclasses.asdict(reference_train(preset)), dataclasses.asdict(preset.final_model)
     out = {k: v for k, v in dataclasses.asdict(config).items()
-           if k not in ("steps", "seed", "epochs") and v != base_train[k]}
+           if k not in ("steps", "seed", "epochs", *ADAPTIVE_FIELDS) and v != base_train[k]}
     out.update({f"model.{k}": v for k, v in dataclasses.asdict(shape).items() if v != base_shape[k]})
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(out.items())} or None
 
@@ -104,7 +116,7 @@ def main() -> None:
             shape = ModelShape(*(int(v) for v in args.model.split(",")))
         config = with_overrides(config, steps=args.steps, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
                                 n_train=args.n_train, warmup_steps=args.warmup,
-                                weight_decay=args.weight_decay, hold_fraction=args.hold)
+                                weight_decay=args.weight_decay, hold_fraction=args.hold, adaptive=False)
         splits = None
         for order_name in args.orders.split(","):
             settings = settings_of(preset, shape, config)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from orderopt.budget import RunLength, checkpoint_steps
 from orderopt.errors import ConfigError
 from orderopt.model import GPT, GPTConfig, ModelShape
 from orderopt.tasks import Splits, Task
@@ -38,6 +39,8 @@ __all__ = [
     "make_model",
     "make_optimizer",
     "lr_at",
+    "fixed_schedule",
+    "set_lr",
     "optimizer_step",
     "checkpoint_steps",
 ]
@@ -66,6 +69,13 @@ class TrainConfig:
     checkpoints: int = 10
     seed: int = 0
     device: str = "auto"
+    # full training only (see orderopt.budget): stop once solved, go on past ``steps`` while the
+    # validation loss still falls, up to ``max_steps`` (default 4 x steps) or ``budget_minutes``
+    adaptive: bool = False
+    max_steps: int | None = None
+    budget_minutes: float | None = None
+    extend_gain: float = 0.1
+    extend_window: float = 0.2
 
     def total_steps(self) -> int:
         """Optimizer steps of the whole run."""
@@ -88,6 +98,12 @@ class TrainConfig:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if not 0.0 <= self.hold_fraction < 1.0:
             raise ConfigError(f"hold_fraction is a share of the steps in [0, 1), got {self.hold_fraction}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.budget_minutes is not None and not (math.isfinite(self.budget_minutes) and self.budget_minutes > 0):
+            raise ConfigError(f"budget_minutes must be a positive number of minutes, got {self.budget_minutes}")
+        if not (0.0 < self.extend_gain < 1.0 and 0.0 < self.extend_window <= 1.0):
+            raise ConfigError("extend_gain must be in (0, 1) and extend_window in (0, 1]")
         return self
 
 
@@ -227,25 +243,22 @@ def make_optimizer(params: Sequence[torch.nn.Parameter], config: TrainConfig, de
 
 
 def lr_at(step: int, config: TrainConfig, total: int) -> float:
-    """Linear warmup, the peak held for a share ``hold_fraction`` of the rest, then linear decay to 0."""
-    if config.warmup_steps and step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    decay_start = config.warmup_steps + int(config.hold_fraction * (total - config.warmup_steps))
-    if step < decay_start:
-        return config.lr
-    span = max(1, total - decay_start)
-    return config.lr * max(0.0, 1.0 - (step - decay_start) / span)
+    """The fixed schedule's learning rate at ``step`` of ``total`` (see :class:`RunLength`)."""
+    return fixed_schedule(config, total).lr_at(step)
 
 
-def set_lr(opt: torch.optim.Optimizer, step: int, config: TrainConfig, total: int) -> None:
-    """Apply the schedule's learning rate for ``step`` to every parameter group."""
+def fixed_schedule(config: TrainConfig, total: int) -> RunLength:
+    """Linear warmup, the peak held for a share ``hold_fraction`` of the rest, then linear decay to
+    0 at ``total`` (profiles, and full trainings that are not adaptive)."""
+    return RunLength(lr=config.lr, nominal=total, warmup=config.warmup_steps, hold_fraction=config.hold_fraction,
+                     checkpoints=config.checkpoints)
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Apply one learning rate to every parameter group."""
     for group in opt.param_groups:
-        group["lr"] = lr_at(step, config, total)
+        group["lr"] = lr
 
-
-def checkpoint_steps(total: int, n: int) -> list[int]:
-    """``n`` roughly even steps in ``1..total``, always ending at ``total``."""
-    return sorted({max(1, round(total * (i + 1) / n)) for i in range(n)})
 
 
 _STOP = threading.Event()
@@ -264,13 +277,13 @@ def clear_stop() -> None:
 
 
 def optimizer_step(
-    model: GPT, opt: torch.optim.Optimizer, config: TrainConfig, step: int, total: int,
+    model: GPT, opt: torch.optim.Optimizer, config: TrainConfig, lr: float,
     batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], device: torch.device,
 ) -> torch.Tensor:
-    """One AdamW step at ``step`` of ``total`` (scheduled LR, autocast, gradient clipping)."""
+    """One AdamW step at learning rate ``lr`` (autocast, gradient clipping)."""
     if _STOP.is_set():
         raise KeyboardInterrupt
-    set_lr(opt, step, config, total)
+    set_lr(opt, lr)
     inp, labels, tidx = batch
     with autocast(device):
         _, loss = model(inp, labels, tidx)

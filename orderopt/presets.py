@@ -40,7 +40,8 @@ PRESETS: dict[str, Preset] = {
         ModelShape(1, 2, 32, 64),
         TrainConfig(steps=60, batch_size=64, lr=3e-3, n_train=2_000, n_val=128, n_test=128, checkpoints=3),
         ModelShape(2, 2, 32, 64),
-        TrainConfig(steps=120, batch_size=64, lr=3e-3, n_train=2_000, n_val=128, n_test=128, checkpoints=3),
+        TrainConfig(steps=120, batch_size=64, lr=3e-3, n_train=2_000, n_val=128, n_test=128, checkpoints=3,
+                    adaptive=True),
         "~10k-parameter models, seconds per run: for tests",
     ),
     "cpu": Preset(
@@ -48,7 +49,8 @@ PRESETS: dict[str, Preset] = {
         ModelShape(1, 2, 128, 256),
         TrainConfig(steps=600, batch_size=256, lr=3e-3, warmup_steps=30, n_train=50_000, n_val=512, n_test=2_000, checkpoints=6),
         ModelShape(2, 4, 128, 512),
-        TrainConfig(steps=1_500, batch_size=256, lr=2e-3, warmup_steps=100, n_train=100_000, n_val=1_000, n_test=2_000, checkpoints=10),
+        TrainConfig(steps=1_500, batch_size=256, lr=2e-3, warmup_steps=100, hold_fraction=0.6, n_train=100_000,
+                    n_val=1_000, n_test=2_000, checkpoints=10, adaptive=True),
         "fits a 2-core CPU: minutes per full training",
     ),
     "paper": Preset(
@@ -56,7 +58,8 @@ PRESETS: dict[str, Preset] = {
         ModelShape(1, 1, 512, 2048, dropout=0.1),
         TrainConfig(epochs=1, batch_size=128, lr=5e-5, n_train=100_000, n_val=1_000, n_test=1_000, checkpoints=10),
         ModelShape(6, 1, 512, 2048, dropout=0.1),
-        TrainConfig(epochs=10, batch_size=128, lr=5e-5, n_train=100_000, n_val=1_000, n_test=1_000, checkpoints=20),
+        TrainConfig(epochs=10, batch_size=128, lr=5e-5, n_train=100_000, n_val=1_000, n_test=1_000, checkpoints=20,
+                    adaptive=True),
         "arXiv 2506.23875: profile 1 layer d=512, final 6 layers, AdamW 5e-5 linear decay, batch 128",
     ),
 }

@@ -33,6 +33,7 @@ from orderopt.engine import (
     TrainConfig,
     autocast,
     checkpoint_steps,
+    fixed_schedule,
     make_batch,
     make_model,
     make_optimizer,
@@ -47,7 +48,7 @@ from orderopt.model import GPT, ModelShape
 from orderopt.orders import Order, format_order, validate_order
 from orderopt.tasks import Splits, Task
 
-__all__ = ["ProfileConfig", "ProfileResult", "profile", "config_from_preset", "screen_size", "MODES", "SIGNALS",
+__all__ = ["ProfileConfig", "ProfileResult", "profile", "profile_splits", "config_from_preset", "screen_size", "MODES", "SIGNALS",
            "VALIDATIONS", "CheckpointHook"]
 
 SIGNALS = ("index", "none")
@@ -311,6 +312,7 @@ def _train_mixture(task: Task, orders: list[Order], config: ProfileConfig, split
     validator = _Validator(model, data, orders_t, config)
     active = list(range(len(orders)))
     stream = BatchStream(len(data.x_train), tc.batch_size, tc.seed, active=active)
+    schedule = fixed_schedule(tc, log.total)
     bar = tqdm(total=log.total, desc=f"profile {len(orders)} orders (mixture)", disable=not progress, leave=False)
     model.train()
     for step in range(log.total):
@@ -319,7 +321,7 @@ def _train_mixture(task: Task, orders: list[Order], config: ProfileConfig, split
         rows_t = torch.as_tensor(rows, device=device)
         batch = make_batch(data.x_train[rows_t], data.y_train[rows_t], orders_t[torch.as_tensor(assign, device=device)],
                            task.vocab_size)
-        optimizer_step(model, opt, tc, step, log.total, batch, device)
+        optimizer_step(model, opt, tc, schedule.lr_at(step), batch, device)
         log.train_seconds += time.perf_counter() - tick
         bar.update(1)
         if step + 1 in log.checkpoints:
@@ -382,6 +384,7 @@ class _SingleRun:
         self.order_t = torch.as_tensor(order, device=log.device)
         self.validator = _Validator(self.model, log.data, self.order_t.unsqueeze(0), replace(config, validation="full"))
         self.stream = BatchStream(len(log.data.x_train), tc.batch_size, tc.seed)
+        self.schedule = fixed_schedule(tc, log.total)
         self.step, self.sep = 0, task.vocab_size
 
     def advance(self, until: int) -> None:
@@ -391,7 +394,8 @@ class _SingleRun:
         while self.step < until:
             idx = torch.as_tensor(self.stream.next(), device=self.log.device)
             batch = make_batch(data.x_train[idx], data.y_train[idx], self.order_t, self.sep)
-            optimizer_step(self.model, self.opt, self.config.train, self.step, self.log.total, batch, self.log.device)
+            optimizer_step(self.model, self.opt, self.config.train, self.schedule.lr_at(self.step), batch,
+                           self.log.device)
             self.step += 1
         self.log.train_seconds += time.perf_counter() - tick
 
@@ -425,13 +429,14 @@ def _train_batched(task: Task, orders: list[Order], config: ProfileConfig, split
 
     batched_loss = vmap(per_model_loss, in_dims=(0, 0, None, None, 0), randomness="different")
     stream = BatchStream(len(data.x_train), tc.batch_size, tc.seed)
+    schedule = fixed_schedule(tc, total)
     active = list(range(len(orders)))
     mask = torch.ones(len(orders), device=device)
     bar = tqdm(total=total, desc=f"profile {len(orders)} orders (batched)", disable=not progress, leave=False)
     for step in range(total):
         tick = time.perf_counter()
         idx = torch.as_tensor(stream.next(), device=device)
-        set_lr(opt, step, tc, total)
+        set_lr(opt, schedule.lr_at(step))
         with autocast(device):
             losses = batched_loss(params, buffers, data.x_train[idx], data.y_train[idx], orders_t)
         opt.zero_grad(set_to_none=True)
@@ -499,10 +504,14 @@ def profile(
     """Score every order in ``orders`` by a short training run; see the module docstring."""
     config.check()
     checked = _check_orders(task, orders)
-    tc = config.train
-    splits = splits or task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed,
-                                   profiling=True)
+    splits = splits or profile_splits(task, config)
     return MODES[config.mode](task, checked, config, splits, on_checkpoint, progress)
+
+
+def profile_splits(task: Task, config: ProfileConfig) -> Splits:
+    """The rows a profile of ``config`` trains and validates on (the task's profiling draw)."""
+    tc = config.train
+    return task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed, profiling=True)
 
 
 _OWN_FIELDS = ("mode", "signal", "val_per_order", "validation", "screen_samples", "screen_budget", "finalists",

@@ -21,14 +21,15 @@ from orderopt._extras import available, require
 from orderopt.errors import ConfigError
 from orderopt.orders import Order, format_order
 from orderopt.samplers import ITEM_SCORES_ATTR, trial_score
-from orderopt.studies import VerifyRow, best_orders, probe_of, read_spec, read_verification
-from orderopt.studies._search import RUN_ATTR
+from orderopt.studies import VerifyRow, best_orders, learnability_of, probe_of, read_spec, read_verification
+from orderopt.studies._search import RUN_ATTR, stopped_by_check
+from orderopt.tasks import spec_label
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["StageSummary", "stage_history", "profile_spread", "flat_warning", "FLAT_SPREAD", "targets_learned",
-           "unlearned_warning", "profile_warnings", "probe_line", "LEARNED_LOSS", "tournament_table",
+           "unlearned_warning", "profile_warnings", "probe_line", "learnability_line", "no_order_learned", "LEARNED_LOSS", "tournament_table",
            "format_report", "report_data", "markdown_note", "figures", "publish", "save_plot"]
 
 SCORES_CARD = "orderopt-profile-scores"
@@ -159,6 +160,28 @@ def profile_warnings(study: optuna.Study, history: list[StageSummary] | None = N
     return [w for w in (flat_warning(study, history), unlearned_warning(study)) if w]
 
 
+def learnability_line(study: optuna.Study) -> str | None:
+    """One line on the study's learnability check (see :mod:`orderopt.learnability`), if it ran."""
+    checked = learnability_of(study)
+    if not checked:
+        return None
+    from orderopt.learnability import CheckRound, Learnability
+
+    rounds = [CheckRound(**r) for r in checked["rounds"]]
+    line = Learnability(checked["steps"], checked["learned"], rounds, checked.get("seconds", 0.0)).line()
+    if not checked["learned"] and not stopped_by_check(study):  # the probe's order carries the search
+        line = (line.replace("no order learned:", "profiles did not tell orders apart:", 1) + ". The search goes on "
+                "anyway: the dependency probe explained every target, and its order stays found #1 unless a profile "
+                "beats it; check it with --verify")
+    return line
+
+
+def no_order_learned(study: optuna.Study) -> bool:
+    """True when the study's learnability check found that no order learned and nothing was searched
+    (see :func:`orderopt.studies.stopped_by_check`)."""
+    return stopped_by_check(study)
+
+
 def probe_line(study: optuna.Study) -> str | None:
     """One line on the study's dependency probe: how many targets it explained and what its order
     does in the search (seed only, or seed and tournament entrant that stays first unless beaten)."""
@@ -191,7 +214,7 @@ def _header(study: optuna.Study) -> str:
     counts = ", ".join(f"{sum(s == st for s in states)} {st.name.lower()}"
                        for st in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
                        if st in states)
-    what = (f"task {spec.task.get('name')} L={spec.length}, mode {spec.mode}, preset {spec.preset}, seed {spec.seed}"
+    what = (f"task {spec_label(spec.task)} L={spec.length}, mode {spec.mode}, preset {spec.preset}, seed {spec.seed}"
             if spec else "not an orderopt search (no orderopt_spec attr); showing trials with an `order` attr")
     return f"study {study.study_name}: {what}; {len(states)} trials ({counts or 'none yet'})"
 
@@ -218,8 +241,10 @@ def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, 
     tournament = tournament_table(study)
     verification = read_verification(study)
     warnings = profile_warnings(study, history)
-    probe = probe_line(study)
-    out = [("profile", "\n\n".join(([probe] if probe else []) + warnings))] if warnings or probe else []
+    lines = [line for line in (probe_line(study), learnability_line(study)) if line]
+    out = [("profile", "\n\n".join(lines + warnings))] if warnings or lines else []
+    if no_order_learned(study):
+        return out + [("verdict", "no order learned: nothing was searched, so no order is ranked (see above)")]
     out += [("best orders (lowest score = friendliest; scores on the study's common scale, see below)", _table(
         ["rank", "trial", "score", "order"],
         [[str(i), str(n), _fmt(s), format_order(o)] for i, (o, s, n) in enumerate(best, 1)], markdown)
@@ -235,9 +260,10 @@ def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, 
           _fmt(h.best_score), format_order(h.best_order) if h.best_order else "-"] for h in history], markdown)
         if history else "no round has run yet"))
     out.append(("verification (full training, exact-match success on the test split)", _table(
-        ["order", "success", "profile score", "trial", "sequence"],
+        ["order", "success", "profile score", "trial", "steps", "stopped", "sequence"],
         [[r.label, f"{r.success:.3f}", _fmt(r.profile_score), "-" if r.trial is None else str(r.trial),
-          format_order(r.order)] for r in verification], markdown)
+          "-" if r.steps is None else str(r.steps), r.stopped or "-", format_order(r.order)] for r in verification],
+        markdown)
         if verification else "not verified yet: re-run the search command with --verify"))
     return out
 
@@ -284,6 +310,8 @@ def report_data(study: optuna.Study, top: int = 10) -> dict:
         "targets_learned": None if learned is None else learned[0],
         "unlearned_warning": unlearned_warning(study) is not None,
         "dependency_probe": probe_of(study),
+        "learnability": learnability_of(study),
+        "verdict": "no order learned" if no_order_learned(study) else None,
     }
 
 

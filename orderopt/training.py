@@ -22,15 +22,15 @@ from orderopt.engine import (
     DeviceSplits,
     TrainConfig,
     autocast,
-    checkpoint_steps,
     make_batch,
     make_model,
     make_optimizer,
     optimizer_step,
     pick_device,
     seed_everything,
-    sequence_losses,
+    target_losses,
 )
+from orderopt.budget import STOP_REASONS, RunLength
 from orderopt.model import GPT, ModelShape
 from orderopt.orders import Order, validate_order
 from orderopt.tasks import Splits, Task
@@ -51,7 +51,8 @@ __all__ = [
 
 @dataclass
 class TrainResult:
-    """A trained model with its validation curve and where and how long it trained."""
+    """A trained model with its validation curve, where and how long it trained, and why it
+    stopped (:data:`orderopt.budget.STOP_REASONS`)."""
 
     model: GPT
     order: Order
@@ -60,6 +61,11 @@ class TrainResult:
     seconds: float
     device: str
     splits: Splits = field(repr=False)
+    stop_reason: str = "fixed"
+
+    def stopped(self) -> str:
+        """``1,234 steps (solved: every validation row right)``."""
+        return f"{self.steps:,} steps ({self.stop_reason}: {STOP_REASONS[self.stop_reason]})"
 
 
 @dataclass
@@ -72,14 +78,22 @@ class SuccessReport:
 
 
 @torch.no_grad()
-def _validation_loss(model: GPT, data: DeviceSplits, order: torch.Tensor) -> float:
+def _validate(model: GPT, data: DeviceSplits, order: torch.Tensor) -> tuple[float, float]:
+    """Validation loss and exact match. Teacher-forced: a row whose every next token is the
+    argmax is also what greedy decoding produces, so this is the greedy exact match, at the cost
+    of one forward pass."""
     model.eval()
-    total = 0.0
+    total, exact = 0.0, 0
     for i in range(0, len(data.x_val), 1024):
+        x, y = data.x_val[i:i + 1024], data.y_val[i:i + 1024]
+        inp, labels, tidx = make_batch(x, y, order, model.config.vocab_size)
         with autocast(data.device):
-            total += float(sequence_losses(model, data.x_val[i:i + 1024], data.y_val[i:i + 1024], order).sum())
+            logits, _ = model(inp, target_index=tidx)
+        n_in = x.shape[1]
+        total += float(target_losses(logits, labels, n_in).mean(dim=1).sum())
+        exact += int((logits[:, n_in:].argmax(dim=-1) == labels[:, n_in:]).all(dim=1).sum())
     model.train()
-    return total / len(data.x_val)
+    return total / len(data.x_val), exact / len(data.x_val)
 
 
 def train(
@@ -102,27 +116,31 @@ def train(
     opt = make_optimizer(model.parameters(), config, device)
     data = DeviceSplits(splits, device)
     order_t = torch.as_tensor(order, device=device)
-    total = config.total_steps()
-    marks = set(checkpoint_steps(total, config.checkpoints))
+    plan = RunLength.of(config)
     stream = BatchStream(len(data.x_train), config.batch_size, config.seed)
-    curve: list[tuple[int, float]] = []
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=f"train {task.name} L={task.length}", disable=not progress, leave=False)
+    bar = tqdm(total=plan.end, desc=f"train {task.name} L={task.length}", disable=not progress, leave=False)
     model.train()
-    for step in range(total):
+    step = 0
+    while step < plan.end:
         idx = torch.as_tensor(stream.next(), device=device)
         batch = make_batch(data.x_train[idx], data.y_train[idx], order_t, task.vocab_size)
-        optimizer_step(model, opt, config, step, total, batch, device)
+        optimizer_step(model, opt, config, plan.lr_at(step), batch, device)
+        step += 1
         bar.update(1)
-        if step + 1 in marks:
-            val = _validation_loss(model, data, order_t)
-            curve.append((step + 1, val))
-            bar.set_postfix(val_loss=f"{val:.3f}")
+        if plan.is_checkpoint(step):
+            val, exact = _validate(model, data, order_t)
+            stop = plan.checkpoint(step, val, exact, time.perf_counter() - start)
+            bar.total = plan.end
+            bar.set_postfix(val_loss=f"{val:.3f}", exact=f"{exact:.2f}")
             if on_checkpoint:
-                on_checkpoint(step + 1, val)
+                on_checkpoint(step, val)
+            if stop:
+                break
     bar.close()
     model.eval()
-    return TrainResult(model, order, curve, total, time.perf_counter() - start, str(device), splits)
+    return TrainResult(model, order, list(plan.curve), step, time.perf_counter() - start, str(device), splits,
+                       plan.reason or "settled")
 
 
 @torch.no_grad()
@@ -190,8 +208,8 @@ def checkpoint_meta(result: TrainResult, task: Task, shape: ModelShape, config: 
                     success: float | None = None) -> dict:
     """What a saved model was trained on and how (JSON-serialisable)."""
     return {"task": task.spec(), "order": list(result.order), "model": asdict(shape), "train": asdict(config),
-            "curve": [list(c) for c in result.curve], "steps": result.steps, "seconds": result.seconds,
-            "device": result.device, "success": success}
+            "curve": [list(c) for c in result.curve], "steps": result.steps, "stop_reason": result.stop_reason,
+            "seconds": result.seconds, "device": result.device, "success": success}
 
 
 def load_checkpoint(path, device: str | None = "cpu") -> tuple[GPT, dict]:

@@ -58,12 +58,13 @@ def plan_jobs(device: str | None, count: int, jobs: int | None = None) -> tuple[
 
 
 def _train_in_child(task: Task, order: Order, shape: ModelShape, config: TrainConfig, splits: Splits,
-                    threads: int) -> tuple[dict, list, int, float, str, SuccessReport]:
+                    threads: int) -> tuple[dict, TrainResult, SuccessReport]:
     torch.set_num_threads(threads)
     result = train(task, order, shape, config, splits=splits, progress=False)
     report = success_rate(result.model, splits.x_test, splits.y_test, order)
     state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    return state, result.curve, result.steps, result.seconds, result.device, report
+    result.model, result.splits = None, None  # the weights travel as a state dict; the parent has the splits
+    return state, result, report
 
 
 class _Child:
@@ -127,12 +128,13 @@ def train_each(
                     continue
                 for child in finished:
                     running.remove(child)
-                    state, curve, steps, seconds, device, report = child.result()
-                    model = make_model(task, shape)
-                    model.load_state_dict(state)
+                    state, result, report = child.result()
+                    result.model = make_model(task, shape)
+                    result.model.load_state_dict(state)
+                    result.model.eval()
+                    result.splits = splits
                     bar.update(1)
-                    yield Trained(child.index, TrainResult(model.eval(), orders[child.index], curve, steps, seconds,
-                                                           device, splits), report)
+                    yield Trained(child.index, result, report)
         finally:  # interrupted, failed or abandoned: stop the other trainings now
             bar.close()
             for child in running:

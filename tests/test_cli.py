@@ -146,12 +146,12 @@ def test_password_is_never_printed(postgres_url, study_name, capsys):
         (["profile", "--task", "square", "--top", "-1"], "--top must be >= 1"),
         (["report", "--study", "x", "--top", "0"], "--top must be >= 1"),
         (["search", "--task", "square", "--n-trials", "-3"], "--n-trials must be >= 0"),
-        (["train", "--task", "square", "--lr", "nan"], "lr must be a finite number > 0"),
-        (["train", "--task", "square", "--lr", "inf"], "lr must be a finite number > 0"),
+        (["train", "--task", "square", "--lr", "nan"], "--lr must be a positive finite number"),
+        (["train", "--task", "square", "--lr", "inf"], "--lr must be a positive finite number"),
         (["train", "--task", "square", "--hold", "1.5"], "hold_fraction is a share of the steps in [0, 1)"),
         (["train", "--task", "square", "--hold", "nan"], "hold_fraction is a share of the steps in [0, 1)"),
         (["profile", "--task", "square", "--length", "10000"], "above orderopt's limit of 256"),
-        (["search", "--task", "square", "--budget-minutes", "nan"], "--budget-minutes must be a positive number"),
+        (["search", "--task", "square", "--budget-minutes", "nan"], "--budget-minutes must be a positive finite number"),
         (["dashboard", "--port", "70000"], "--port must be in 1..65535"),
         (["train", "--task", "os:no_such_function"], "cannot import 'os:no_such_function'"),
     ],
@@ -221,3 +221,66 @@ def test_probe_prints_what_determines_each_target(capsys):
     assert payload["explained"] is False and sorted(payload["order"]) == [0, 1, 2, 3]
     assert main(["probe", "--task", "square", "--max-parents", "9"]) == 2
     assert "--max-parents must be 1-4" in capsys.readouterr().err
+
+
+def test_every_option_is_checked_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("x")
+    (tmp_path / "folder.png").mkdir()
+    cases = [
+        (["search", "--task", "square", "--device", "tpu"], "unknown device 'tpu'"),
+        (["search", "--task", "square", "--n-trials", "0"], "--n-trials 0 only reports or verifies an existing study"),
+        (["search", "--task", "square", "--workers", "0"], "--workers must be >= 1"),
+        (["search", "--task", "square", "--storage", "postgresql+psycopg2://x@127.0.0.1:1/db"], "cannot open storage"),
+        (["search", "--task", str(tmp_path)], "is a directory"),
+        (["train", "--task", "square", "--output", str(a_file)], "is a file, not a folder"),
+        (["train", "--task", "square", "--max-steps", "0"], "--max-steps must be >= 1"),
+        (["report", "--study", "x", "--plot", str(tmp_path / "folder.png")], "is a folder; name a .png file"),
+        (["worker", "--study", "x", "--device", "nonsense"], "unknown device"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["search", "--task", "square", "--device", "cuda"], "CUDA is not available; use --device cpu"))
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        out = capsys.readouterr()
+        assert message in out.err and out.err.count("\n") == 1 and not out.out, (argv, out.err)
+        assert not (tmp_path / "storage").exists(), argv  # nothing written
+
+
+def test_help_shows_each_default_once(capsys):
+    for command in ("train", "profile", "probe", "search", "worker", "report", "dashboard"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text and "default: False" not in text
+        assert "[cpu] (default" not in text and "(default: 10)" in text if command in ("search", "report") else True
+
+
+def test_a_search_that_fails_before_its_first_trial_leaves_no_study(tmp_path, monkeypatch, capsys):
+    import optuna
+
+    import orderopt.studies._search as search_module
+    from orderopt.errors import ConfigError
+
+    def broken(*args, **kwargs):
+        raise ConfigError("the profile cannot start")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search_module, "profile_splits", broken)
+    assert main(["search", "--task", "square", "--length", "5", "--preset", "tiny", "--learnability", "none",
+                 "--prior", "none", "--quiet"]) == 2
+    assert "the profile cannot start" in capsys.readouterr().err
+    assert optuna.get_all_study_summaries("sqlite:///storage/orderopt.db") == []
+
+
+def test_report_checks_its_plot_path_before_printing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--task", "square", "--length", "5", "--preset", "tiny", "--levels", "2", "--n-trials", "6",
+                 "--learnability", "none", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--study", "square-L5-mixture-seed0", "--plot", "figure.pdf"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "--plot must name a .png file" in out.err

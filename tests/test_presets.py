@@ -80,5 +80,5 @@ def test_a_studys_pruner_waits_for_half_of_its_tasks_recipe(monkeypatch, tmp_pat
     storage = f"sqlite:///{tmp_path / 's.db'}"
     for window in (2, 4):
         study = create_study(make_task("index", 8, window=window), storage=storage, preset="tiny", mode="trial",
-                             study_name=f"w{window}")
+                             study_name=f"w{window}", learnability="none")
         assert study.pruner.warmup_steps == 20 * window  # the recipe of the task with its options

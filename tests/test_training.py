@@ -19,8 +19,12 @@ def test_learns_a_copy_task_and_success_is_exact_match(tiny):
     task = from_callable(copy_task)
     config = with_overrides(tiny.final_train, steps=300, lr=1e-2)
     result = train(task, (0, 1, 2, 3, 4), tiny.final_model, config, progress=False)
-    losses = [v for _, v in result.curve]
-    assert losses[-1] < losses[0] and losses[-1] < 0.1
+    # adaptive (the preset's default): it stops at the first checkpoint where every validation row is right
+    assert result.stop_reason == "solved" and result.steps == result.curve[-1][0] < 300
+    assert result.curve[-1][1] < 0.1
+    fixed = train(task, (0, 1, 2, 3, 4), tiny.final_model, with_overrides(config, adaptive=False), progress=False)
+    losses = [v for _, v in fixed.curve]
+    assert fixed.steps == 300 and fixed.stop_reason == "fixed" and losses[-1] < losses[0]
     rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, (0, 1, 2, 3, 4))
     assert rep.success_rate > 0.9
     assert len(rep.position_accuracy) == 5 and min(rep.position_accuracy) >= rep.success_rate

@@ -27,7 +27,8 @@ from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["NewTrial", "TrialResult", "create_trials", "report", "finish", "record_heartbeats", "fail_orphans"]
+__all__ = ["NewTrial", "TrialResult", "create_trials", "report", "finish", "record_heartbeats", "fail_orphans",
+           "set_system_attr", "trial_id"]
 
 _CHUNK = 500  # ids per IN (...) clause
 
@@ -61,6 +62,16 @@ def _storage(study: optuna.Study) -> BaseStorage:
 def _rdb(study: optuna.Study) -> RDBStorage | None:
     backend = getattr(_storage(study), "_backend", _storage(study))  # unwrap optuna's _CachedStorage
     return backend if isinstance(backend, RDBStorage) else None
+
+
+def trial_id(trial: FrozenTrial) -> int:
+    """The storage's id of a trial (optuna keeps it private)."""
+    return trial._trial_id  # noqa: SLF001
+
+
+def set_system_attr(study: optuna.Study, trial_id: int, key: str, value: Any) -> None:
+    """A system attr on a running trial (optuna's public API no longer writes them)."""
+    _storage(study).set_trial_system_attr(trial_id, key, value)
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:

@@ -28,8 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.orders import Order
-from orderopt.presets import preset_for
-from orderopt.profiling import ProfileConfig, ProfileResult, config_from_preset, profile
+from orderopt.profiling import ProfileResult, profile, profile_splits
 from orderopt.pruners import StageRankPruner
 from orderopt.samplers import (
     RAW_ATTR,
@@ -43,14 +42,17 @@ from orderopt.samplers import (
     trial_score,
 )
 from orderopt.samplers._precedence import ITEM_SCORES_ATTR
+from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
 from orderopt.storage import _bulk
+from orderopt.storage._leases import OWNER_ATTR, lease_for, owner_alive, owner_record_key
 from orderopt.studies._spec import StudySpec, read_spec
-from orderopt.studies._study import GRACE_S, HEARTBEAT_S, PROBE_ATTR, task_of
+from orderopt.studies._study import GRACE_S, HEARTBEAT_S, LEARNABILITY_ATTR, PROBE_ATTR, task_of
 from orderopt.tasks import Task
 
-__all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
+__all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "stopped_by_check", "recover_dead_runs", "running_elsewhere", "DeadRun", "NO_ORDER_LEARNED", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
 
 TOURNAMENT_SEED_STRIDE = 1000  # tournament run j profiles with seed + j * stride
+NO_ORDER_LEARNED = "no order learned"  # why a search whose learnability check failed ran nothing
 # An explained dependency-probe order is found #1 unless a tournament entrant scores this much
 # lower: the flat-profile line (orderopt.report.FLAT_SPREAD), below which profiles told no orders
 # apart in any task we measured (scrambled delay spreads 0.0-0.4%).
@@ -118,14 +120,6 @@ def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, 
     return [(o, v, n) for _, o, v, n in ranked[:top]]
 
 
-def _profile_config(spec: StudySpec, task: Task, device: str | None, seed: int | None = None) -> ProfileConfig:
-    return config_from_preset(
-        preset_for(spec.preset, task), mode="mixture" if spec.mode == "mixture" else "separate",
-        signal=spec.signal, steps=spec.steps, val_per_order=spec.val_per_order,
-        seed=spec.seed if seed is None else seed, device=device,
-    )
-
-
 class _Heartbeat:
     """Records a heartbeat for a round's trials every ``interval`` seconds from a background
     thread (as ``study.optimize`` does), so a long round is never taken for a dead worker."""
@@ -153,9 +147,86 @@ class _Heartbeat:
         self._thread.join()
 
 
+def stopped_by_check(study: optuna.Study) -> bool:
+    """The study's learnability check found that no order learned, and no dependency probe that
+    explained every target offers an order instead: nothing is searched."""
+    checked = study.user_attrs.get(LEARNABILITY_ATTR) or {}
+    probe = study.user_attrs.get(PROBE_ATTR) or {}
+    return bool(checked) and not checked.get("learned", True) and not probe.get("explained")
+
+
+_RECORDED: set[tuple[int, int, str]] = set()  # (storage, study, lease) whose holder this process recorded
+
+
+def own_lease(study: optuna.Study) -> str:
+    """This process's lease id on the study's storage (see :mod:`orderopt.storage._leases`); the
+    study records who holds it (host, pid, start time) the first time."""
+    storage, sid = storage_of(study), study_id_of(study)
+    lease = lease_for(storage)
+    key = (id(storage), sid, lease.id)
+    if key not in _RECORDED:
+        storage.set_study_system_attr(sid, owner_record_key(lease.id), lease.record())
+        _RECORDED.add(key)
+    return lease.id
+
+
+@dataclass
+class DeadRun:
+    """Trials a dead process left RUNNING, failed by :func:`recover_dead_runs`."""
+
+    owner: dict  # host, pid, started, kind, since
+    trials: int
+
+
+def _owners(study: optuna.Study) -> dict[str | None, list[FrozenTrial]]:
+    running: dict[str | None, list[FrozenTrial]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        running[t.system_attrs.get(OWNER_ATTR)].append(t)
+    return running
+
+
+def recover_dead_runs(study: optuna.Study) -> list[DeadRun]:
+    """Fail, at once, the RUNNING trials of processes that are known to be dead: their lease's lock
+    is free (see :mod:`orderopt.storage._leases`). Their orders are run again by the next round.
+    Trials of live processes, of other machines without a lock, and of this process are left."""
+    storage, sid = storage_of(study), study_id_of(study)
+    mine = lease_for(storage).id
+    records = storage.get_study_system_attrs(sid)
+    dead = []
+    for owner, trials in _owners(study).items():
+        if owner is None or owner == mine:
+            continue
+        record = records.get(owner_record_key(owner))
+        if owner_alive(storage, owner, record) is False:
+            _bulk.finish(study, [_bulk.TrialResult(_bulk.trial_id(t), TrialState.FAIL) for t in trials])
+            dead.append(DeadRun(record or {"host": "?", "pid": "?"}, len(trials)))
+    return dead
+
+
+def running_elsewhere(study: optuna.Study) -> str | None:
+    """``"12 trials running in 1 other process (host:pid, since ...)"``, or ``None``."""
+    storage, sid = storage_of(study), study_id_of(study)
+    mine = lease_for(storage).id
+    records = storage.get_study_system_attrs(sid)
+    others = {o: ts for o, ts in _owners(study).items() if o != mine}
+    if not others:
+        return None
+    count = sum(len(ts) for ts in others.values())
+    who = ", ".join(_describe_owner(records.get(owner_record_key(o)) if o else None) for o in others)
+    return f"{count} trial(s) running in {len(others)} other process(es) ({who})"
+
+
+def _describe_owner(record: dict | None) -> str:
+    if not record:
+        return "a process that recorded no lease; its heartbeat decides"
+    return f"{record.get('host')}:{record.get('pid')} since {record.get('since', '?')}"
+
+
 def _fail_stale(study: optuna.Study) -> None:
-    """Fail RUNNING trials whose worker stopped sending heartbeats (killed), and those that never
-    sent one (killed right after creating them): their orders are re-run."""
+    """Fail RUNNING trials of dead processes: at once when their lease says so, else once they
+    stop sending heartbeats (killed) or never sent one (killed right after creating them); their
+    orders are re-run."""
+    recover_dead_runs(study)
     storage = study._storage  # noqa: SLF001
     if isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) and storage.get_heartbeat_interval() is not None:
         with warnings.catch_warnings():
@@ -213,6 +284,7 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
     sampler: HierarchicalOrderSampler = study.sampler
     sizes = layout_sizes(task.length, spec.blocks)
     run = uuid.uuid4().hex[:12]
+    owner = own_lease(study)
     trial_ids: list[int] = []
     # From the moment the trials exist, an interrupt (even one landing while the planning lock is
     # released) fails them: an interrupted round leaves nothing running, and its orders are re-run.
@@ -223,7 +295,7 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
             new = []
             for order, role in zip(plan.orders, plan.roles):
                 params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes)
-                new.append(_bulk.NewTrial(params, dists, user, {**system, RUN_ATTR: run}))
+                new.append(_bulk.NewTrial(params, dists, user, {**system, RUN_ATTR: run, OWNER_ATTR: owner}))
             trial_ids = _bulk.create_trials(study, new)
         ids = dict(zip(plan.orders, trial_ids))
         protected = set(plan.references)
@@ -235,9 +307,9 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
 
         if tournament:  # another profile seed (and with it other data and initialisation) per run
             j = int(plan.stage.split("-")[1])
-            config, run_splits = _profile_config(spec, task, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
+            config, run_splits = spec.profile_config(task, device, spec.seed + j * TOURNAMENT_SEED_STRIDE), None
         else:
-            config, run_splits = _profile_config(spec, task, device), splits
+            config, run_splits = spec.profile_config(task, device), splits
         with _Heartbeat(study, trial_ids):
             result = profile(task, list(plan.orders), config, splits=run_splits, on_checkpoint=on_checkpoint,
                              progress=progress)
@@ -278,12 +350,14 @@ def search(
     train one short profile per trial and let the pruner stop poor orders. The search stops
     when the schedule is done (after its tournament), after ``n_trials`` trials, or, once
     ``budget_minutes`` have passed, after the tournament that the spent budget brings forward.
-    ``on_start(stage, orders)`` is called before and ``on_round(info)`` after every round."""
+    ``on_start(stage, orders)`` is called before and ``on_round(info)`` after every round. A
+    study whose learnability check found that no order learned runs nothing (``stopped`` says so)."""
+    if stopped_by_check(study):
+        return SearchResult(study.study_name, [], 0, 0.0, NO_ORDER_LEARNED)
     spec = read_spec(study).resolved()
     task = task_of(study)
-    config = _profile_config(spec, task, device)
-    tc = config.train
-    splits = task.splits(tc.n_train, max(tc.n_val, config.val_per_order), tc.n_test, seed=tc.seed, profiling=True)
+    config = spec.profile_config(task, device)
+    splits = profile_splits(task, config)
     sizes = layout_sizes(task.length, spec.blocks)
     sampler = study.sampler
     start = time.perf_counter()
@@ -291,6 +365,7 @@ def search(
     deadline = None if budget_minutes is None else start + 60.0 * budget_minutes
 
     def objective(trial: optuna.Trial) -> float:  # `trial` mode: one short profile per trial
+        _bulk.set_system_attr(study, trial_id_of(trial), OWNER_ATTR, own_lease(study))
         order = suggest_order(trial, task.length, blocks=spec.blocks)
 
         def on_checkpoint(step: int, losses: dict[Order, float]) -> None:
@@ -306,7 +381,9 @@ def search(
             sampler.end_local_stages(study, blocks=sizes)  # budget spent: on to the tournament
         status = sampler.stage_status(study, blocks=sizes) if isinstance(sampler, HierarchicalOrderSampler) else None
         if status is not None and status.unexplored == 0 and not status.references:
-            stopped = "every order was tried"
+            elsewhere = running_elsewhere(study)
+            stopped = (f"every order is tried or being tried: {elsewhere}; they finish there (re-run this "
+                       "command after them to see their scores)" if elsewhere else "every order was tried")
             break
         if status is not None and status.stage == "explore" and n_trials is None:
             break  # the schedule is done (give n_trials to keep exploring)

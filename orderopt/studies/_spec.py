@@ -15,9 +15,12 @@ import optuna
 
 from orderopt.errors import ConfigError
 from orderopt.presets import Preset, preset_for
+from orderopt.profiling import ProfileConfig, config_from_preset
 from orderopt.samplers import SCHEDULE_VERSION
+from orderopt.tasks import spec_label
 
-__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "PRIORS", "read_spec",
+__all__ = ["StudySpec", "SPEC_ATTR", "SPEC_VERSION", "SEARCH_MODES", "SEARCH_SETTINGS", "PRUNINGS", "PRIORS", "LEARNABILITY",
+           "read_spec",
            "write_spec", "is_orderopt_study"]
 
 SPEC_ATTR = "orderopt_spec"
@@ -28,9 +31,10 @@ SEARCH_MODES = ("mixture", "trial")
 # settings that decide which orders a study tries (checked when a study is resumed)
 SEARCH_SETTINGS = ("preset", "mode", "signal", "steps", "val_per_order", "seed", "levels", "init", "blocks",
                    "population", "round_size", "incumbents", "patience", "references", "tournament_size",
-                   "tournament_runs", "model_proposals", "pruning", "prior")
+                   "tournament_runs", "model_proposals", "pruning", "prior", "learnability")
 PRUNINGS = ("none", "rank")
 PRIORS = ("dependency", "none")
+LEARNABILITY = ("check", "none")
 
 
 @dataclass
@@ -60,6 +64,7 @@ class StudySpec:
     model_proposals: int | None = None
     pruning: str | None = None
     prior: str = "dependency"  # the dependency probe's order seeds the search (see orderopt.dependency)
+    learnability: str = "check"  # a new study first checks that profiles tell orders apart (orderopt.learnability)
     version: int = field(default=SPEC_VERSION)
     schedule_version: int = field(default=SCHEDULE_VERSION)
 
@@ -89,6 +94,14 @@ class StudySpec:
         task's options need the task itself: :func:`orderopt.presets.preset_for`)."""
         return preset_for(self.preset, str(self.task.get("name", "")))
 
+    def profile_config(self, task, device: str | None = None, seed: int | None = None) -> ProfileConfig:
+        """The profile this study's rounds run on ``task`` (tournament runs give another ``seed``)."""
+        return config_from_preset(
+            preset_for(self.preset, task), mode="mixture" if self.mode == "mixture" else "separate",
+            signal=self.signal, steps=self.steps, val_per_order=self.val_per_order,
+            seed=self.seed if seed is None else seed, device=device,
+        )
+
     def check(self) -> StudySpec:
         """Raise :class:`ConfigError` for settings no search can use (before anything is stored)."""
         if self.mode not in SEARCH_MODES:
@@ -110,6 +123,8 @@ class StudySpec:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         if self.prior not in PRIORS:
             raise ConfigError(f"unknown prior {self.prior!r}; use {' or '.join(PRIORS)}")
+        if self.learnability not in LEARNABILITY:
+            raise ConfigError(f"unknown learnability setting {self.learnability!r}; use {' or '.join(LEARNABILITY)}")
         if self.pruning is not None and self.pruning not in PRUNINGS:
             raise ConfigError(f"unknown pruning {self.pruning!r}; use {' or '.join(PRUNINGS)}")
         for name in ("references", "tournament_size", "model_proposals"):
@@ -154,11 +169,11 @@ def read_spec(study: optuna.Study) -> StudySpec | None:
                           f"{SPEC_VERSION} and replays schedule version {SCHEDULE_VERSION}); "
                           "its trials stay readable with optuna, but resume it with the orderopt that made it "
                           "or start a new study with another --study name")
-    return StudySpec(**{"prior": "none", **raw})  # studies made before the probe resume without it
+    return StudySpec(**{"prior": "none", "learnability": "none", **raw})  # studies made before the probe and the check
 
 
 def write_spec(study: optuna.Study, spec: StudySpec) -> None:
     """Store ``spec`` (and the task name, for the dashboard's study list) in the study."""
     study.set_user_attr(SPEC_ATTR, asdict(spec))
-    study.set_user_attr("task", spec.task.get("name"))
+    study.set_user_attr("task", spec_label(spec.task))
     study.set_user_attr("L", spec.length)

@@ -12,20 +12,24 @@ from optuna.samplers import BaseSampler
 
 from orderopt.dependency import probe_dependencies
 from orderopt.errors import ConfigError
+from orderopt.learnability import check_learnability
 from orderopt.presets import get_preset, preset_for
 from orderopt.pruners import StageRankPruner
 from orderopt.samplers import HierarchicalOrderSampler, layout_sizes
+from orderopt.samplers._compat import storage_of
 from orderopt.storage import get_storage
 from orderopt.studies._spec import SEARCH_SETTINGS, StudySpec, is_orderopt_study, read_spec, write_spec
-from orderopt.tasks import Task, task_from_spec
+from orderopt.tasks import Task, spec_label, task_from_spec
 
-__all__ = ["create_study", "load_study", "task_of", "default_study_name", "sampler_for", "pruner_for", "probe_of",
-           "PROBE_ATTR", "HEARTBEAT_S",
+__all__ = ["create_study", "load_study", "study_exists", "discard_if_empty", "task_of", "default_study_name", "sampler_for", "pruner_for", "probe_of",
+           "PROBE_ATTR", "LEARNABILITY_ATTR", "learnability_of", "HEARTBEAT_S",
            "GRACE_S"]
 
 HEARTBEAT_S = 20  # a worker records a heartbeat for its running trials at least this often
 GRACE_S = 90
-PROBE_ATTR = "orderopt_probe"  # a running trial without a heartbeat for this long is failed (and its order re-run)
+# a running trial without a heartbeat for GRACE_S seconds is failed (and its order re-run)
+PROBE_ATTR = "orderopt_probe"
+LEARNABILITY_ATTR = "orderopt_learnability"
 
 
 def _storage(storage, heartbeat_interval: int, grace_period: int, *, create: bool = True
@@ -45,6 +49,11 @@ def default_study_name(task: Task, mode: str, seed: int) -> str:
 def probe_of(study: optuna.Study) -> dict | None:
     """The dependency probe stored with a study (``order``, ``explained``, ``parents``, ...), if any."""
     return study.user_attrs.get(PROBE_ATTR)
+
+
+def learnability_of(study: optuna.Study) -> dict | None:
+    """The learnability check stored with a study (``steps``, ``learned``, ``verdict``, ``rounds``), if any."""
+    return study.user_attrs.get(LEARNABILITY_ATTR)
 
 
 def _run_probe(task: Task) -> dict:
@@ -117,32 +126,74 @@ def create_study(
             raise ConfigError(f"study {name!r} in this storage was not created by orderopt; choose another --study name")
         study = optuna.load_study(study_name=name, storage=rdb)
         stored = read_spec(study)
-        if not stored.same_problem(spec):
+        other_task, diff = not stored.same_problem(spec), stored.differences(asked)
+        if (other_task or diff) and not study.trials:  # nothing to lose: make it again as asked
+            if log:
+                log(f"study {name!r} ran no trial yet; making it again with the task and settings asked for")
+            optuna.delete_study(study_name=name, storage=rdb)
+        elif other_task:
             raise ConfigError(
-                f"study {name!r} searches task {stored.task.get('name')} (L={stored.length}), not "
-                f"{task.name} (L={task.length}); choose another --study name"
+                f"study {name!r} searches task {spec_label(stored.task)} (L={stored.length}), not "
+                f"{spec_label(spec.task)} (L={task.length}); choose another --study name"
             )
-        diff = stored.differences(asked)
-        if diff:
+        elif diff:
             raise ConfigError(f"study {name!r} was created with other search settings: {'; '.join(diff)}; re-run "
                               "without those options to resume it with its own, or choose another --study name")
-        return optuna.load_study(study_name=name, storage=rdb, sampler=sampler or sampler_for(stored, probe_of(study)),
-                                 pruner=pruner or pruner_for(stored, task))
+        else:
+            return optuna.load_study(study_name=name, storage=rdb,
+                                     sampler=sampler or sampler_for(stored, probe_of(study)),
+                                     pruner=pruner or pruner_for(stored, task))
     probe = None
     if spec.prior == "dependency":
         if log:
             log(f"reading which tokens determine each of the {task.length} targets from the task's data "
                 "(dependency probe, up to ~2 min; --prior none skips it)")
         probe = _run_probe(task)
+    learnability = None
+    if spec.learnability == "check":
+        if log:
+            log("checking that short profiles tell this task's orders apart (learnability check, 2 profiles of a "
+                "panel of orders; longer ones while they do not; --learnability none skips it)")
+        learnability = check_learnability(
+            task, spec.profile_config(task), seed_orders=[tuple(probe["order"])] if probe else (),
+            lengthen=spec.steps is None, log=log)
+        if learnability.learned and learnability.steps != spec.profile_config(task).train.total_steps():
+            spec.steps = learnability.steps  # the search profiles at the length that told orders apart
     study = optuna.create_study(storage=rdb, study_name=name, direction="minimize",
                                 sampler=sampler or sampler_for(spec, probe), pruner=pruner or pruner_for(spec, task))
     if probe is not None:
         study.set_user_attr(PROBE_ATTR, probe)
+    if learnability is not None:
+        study.set_user_attr(LEARNABILITY_ATTR, learnability.to_dict())
     write_spec(study, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["profile loss"])
     return study
+
+
+def study_exists(study_name: str, *, storage: str | optuna.storages.BaseStorage | None = None) -> bool:
+    """Whether ``storage`` holds a study of that name; a SQLite file that does not exist yet holds
+    none (and is not created)."""
+    from pathlib import Path
+
+    from orderopt.storage import default_storage_url
+
+    if not isinstance(storage, optuna.storages.BaseStorage):
+        url = storage or default_storage_url()
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+            return False
+    rdb = _storage(storage, HEARTBEAT_S, GRACE_S, create=False)
+    return study_name in {s.study_name for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
+
+
+def discard_if_empty(study: optuna.Study) -> bool:
+    """Delete a study that never ran a trial and holds no verdict (a command that created it then
+    failed), so that nothing is left behind looking like a search; whether it was deleted."""
+    if study.trials or study.user_attrs.get(LEARNABILITY_ATTR):
+        return False
+    optuna.delete_study(study_name=study.study_name, storage=storage_of(study))
+    return True
 
 
 def load_study(

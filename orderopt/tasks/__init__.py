@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from orderopt.errors import TaskConfigError, UnknownTaskError
+from orderopt.errors import DatasetError, TaskConfigError, UnknownTaskError
 from orderopt.tasks.base import MAX_LENGTH, SPLIT_NAMES, Splits, Task, check_size
 from orderopt.tasks.custom import (
     DATASET_SUFFIXES,
@@ -41,6 +41,7 @@ __all__ = [
     "make_task",
     "resolve_task",
     "task_from_spec",
+    "spec_label",
     "from_callable",
     "from_file",
     "list_tasks",
@@ -86,6 +87,9 @@ def resolve_task(text: str, length: int | None = None, *, scramble: int | None =
     ``scramble=SEED`` relabels its target indices."""
     if scramble is not None:
         return scrambled(resolve_task(text, length, **options), scramble)
+    if Path(text).expanduser().is_dir():
+        raise DatasetError(f"--task {text} is a directory; give a dataset file inside it (.npz, .jsonl or .json), "
+                           "a built-in task name or module:function")
     if text.lower().endswith(DATASET_SUFFIXES) or Path(text).is_file():
         task: Task = from_file(text)
     elif ":" in text and text.strip().lower() not in TASKS:
@@ -116,6 +120,16 @@ def task_from_spec(spec: dict[str, Any]) -> Task:
                 f"{path} (or set {TRUST_ENV}={path.split(':')[0]})")
         return from_callable(path, vocab_size=spec.get("vocab_size"), trusted=True)
     return make_task(name, **spec)
+
+
+def spec_label(spec: dict[str, Any]) -> str:
+    """A task spec (:meth:`Task.spec`) in words: the built-in name, the dataset's file or the
+    generator's import path, and the scramble seed if any."""
+    name = spec.get("name")
+    label = {"file": spec.get("path"), "callable": spec.get("import_path")}.get(str(name)) or str(name)
+    if name == "file":
+        label = Path(str(label)).name
+    return f"{label} scrambled by seed {spec['scramble']}" if spec.get("scramble") is not None else label
 
 
 def list_tasks() -> list[Task]:

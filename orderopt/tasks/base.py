@@ -17,12 +17,13 @@ import numpy as np
 from orderopt.errors import TaskConfigError
 from orderopt.orders import Order, identity, parse_order, reverse
 
-__all__ = ["Task", "Splits", "SPLIT_NAMES", "MAX_LENGTH", "MAX_SEQUENCE", "MAX_VOCAB", "check_size"]
+__all__ = ["Task", "Splits", "SPLIT_NAMES", "MAX_HELD_OUT", "MAX_LENGTH", "MAX_SEQUENCE", "MAX_VOCAB", "check_size"]
 
 SPLIT_NAMES = ("train", "validation", "test")
 MAX_LENGTH = 256  # targets L: the search space is L!, and a profile's validation grows with L
 MAX_SEQUENCE = 2048  # input + targets: one model position each
 MAX_VOCAB = 65_536  # distinct token values: one embedding row each
+MAX_HELD_OUT = 10_000  # rows of a dataset's validation (and test) part at most: more only slows scoring
 
 
 def check_size(name: str, length: int, input_length: int, vocab_size: int) -> None:
@@ -40,7 +41,10 @@ def check_size(name: str, length: int, input_length: int, vocab_size: int) -> No
 
 @dataclass(frozen=True)
 class Splits:
-    """Train / validation / test data; no validation or test input also occurs in train."""
+    """Train / validation / test data; no validation or test input also occurs in train.
+
+    ``wanted`` is what the caller asked for (train, validation, test rows); a task with a fixed
+    set of rows (a dataset file) may have fewer, and ``available`` then says how many it has."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -48,6 +52,37 @@ class Splits:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    wanted: tuple[int, int, int] | None = None
+    available: int | None = None  # rows of the dataset behind these splits (None: generated on demand)
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """Rows in (train, validation, test)."""
+        return len(self.x_train), len(self.x_val), len(self.x_test)
+
+    def short(self) -> bool:
+        """True when some split holds fewer rows than were asked for."""
+        return self.wanted is not None and any(have < want for have, want in zip(self.sizes, self.wanted))
+
+    def shortfall_note(self, name: str, *, steps: int | None = None, batch_size: int | None = None) -> str | None:
+        """One paragraph when a dataset has fewer rows than asked for: how many it has, how many
+        each split uses, and what that means for the numbers (``None`` when nothing is short)."""
+        if not self.short() or self.wanted is None:
+            return None
+        (tr, va, te), (want_tr, want_va, want_te) = self.sizes, self.wanted
+        parts = [f"{name} has {self.available or tr + va + te:,} rows, split once by input into {tr:,} training, "
+                 f"{va:,} validation and {te:,} test rows (asked for {want_tr:,} / {want_va:,} / {want_te:,})."]
+        if tr < want_tr and steps and batch_size:
+            parts.append(f"Training sees each training row about {steps * batch_size / max(tr, 1):.0f} times, so a "
+                         "model can memorise rows instead of learning the rule: low test success then says the data "
+                         "are too few, not that the order is unfriendly.")
+        if te < want_te:
+            half = 100 * 1.96 * (0.25 / max(te, 1)) ** 0.5
+            parts.append(f"Success is measured on {te:,} test rows (within about +-{half:.0f} points at 95%).")
+        if va < want_va:
+            parts.append(f"Validation losses average {va:,} rows.")
+        parts.append("More rows: write a larger file.")
+        return " ".join(parts)
 
 
 def _row_keys(x: np.ndarray) -> np.ndarray:
@@ -93,16 +128,28 @@ class Task(ABC):
         x, y = self.generate(int(n), np.random.default_rng(seed))
         return self._check(x, y, n)
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The task's fixed rows ``(x, y)`` when it is a dataset (a file) rather than a
+        generator; ``None`` (the default) for a task that draws new rows on demand."""
+        return None
+
     def splits(self, n_train: int, n_val: int, n_test: int, seed: int = 0, *, profiling: bool = False) -> Splits:
-        """Disjoint splits: each split has its own seed stream; validation/test rows whose input
-        also occurs in train (or test rows also in validation) are redrawn. Training rows come
-        from :meth:`generate_train`; for loss profiling (``profiling=True``) training and
-        validation rows come from :meth:`generate_profile`: a training distribution that helps a
-        full training can blur the early loss differences a profile ranks by, and one that shows
-        partial progress can sharpen them (``prod`` L = 6, lsd-first among 1 + 127 random orders:
-        3rd, 48th and 74th when profiles trained on the full training's mix and validated on
-        uniform operands; 1st, 65th and 4th on uniform operands throughout; 1st, 1st and 2nd on
-        sparse operands throughout). Test rows always come from :meth:`generate`."""
+        """Disjoint train / validation / test rows.
+
+        A generator task draws each split from its own seed stream and redraws validation/test
+        rows whose input also occurs in train (or test rows also in validation). Training rows
+        come from :meth:`generate_train`; for loss profiling (``profiling=True``) training and
+        validation rows come from :meth:`generate_profile` (a training distribution that helps a
+        full training can blur the early loss differences a profile ranks by). Test rows always
+        come from :meth:`generate`.
+
+        A dataset task (:meth:`rows` is not ``None``) is partitioned once, by input, into fixed
+        training / validation / test parts (:meth:`partition`): every command and seed sees the
+        same held-out rows, profiles draw from the training and validation parts, and ``seed``
+        only chooses which training rows are used when there are more than asked for."""
+        wanted = (int(n_train), int(n_val), int(n_test))
+        if self.rows() is not None:
+            return self._dataset_splits(wanted, seed)
         streams = np.random.SeedSequence([int(seed), 0x0DE7]).spawn(3)
         train_draw, val_draw = (self.generate_profile,) * 2 if profiling else (self.generate_train, self.generate)
         x_tr, y_tr = self._check(*train_draw(n_train, np.random.default_rng(streams[0])), n_train)
@@ -112,7 +159,54 @@ class Task(ABC):
             held.append(self._draw_unseen(n, np.random.default_rng(stream), taken, source))
             taken.update(_row_keys(held[-1][0]).tolist())
         (x_va, y_va), (x_te, y_te) = held
-        return Splits(x_tr, y_tr, x_va, y_va, x_te, y_te)
+        return Splits(x_tr, y_tr, x_va, y_va, x_te, y_te, wanted=wanted)
+
+    def partition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row indices of a dataset task's fixed (train, validation, test) parts.
+
+        Rows are grouped by input, so no input is in two parts; each held-out part takes 10% of
+        the distinct inputs (at least 1, at most :data:`MAX_HELD_OUT`), the training part the
+        rest. The split is seeded by a constant: one partition per file."""
+        cached = getattr(self, "_partition_cache", None)
+        if cached is not None:
+            return cached
+        x, _ = self._fixed_rows()
+        _, group = np.unique(_row_keys(x), return_inverse=True)
+        n_groups = int(group.max()) + 1 if len(group) else 0
+        if n_groups < 3:
+            raise TaskConfigError(f"task {self.name} has {n_groups} distinct input(s); a train/validation/test split "
+                                  "needs at least 3")
+        held = min(max(1, n_groups // 10), MAX_HELD_OUT)
+        role = np.zeros(n_groups, dtype=np.int64)
+        perm = np.random.default_rng(0x5B117).permutation(n_groups)
+        role[perm[:held]], role[perm[held:2 * held]] = 1, 2
+        row_role = role[group]
+        order = np.random.default_rng(0x5B118).permutation(len(x))  # a fixed shuffle inside each part
+        parts = tuple(order[row_role[order] == r] for r in (0, 1, 2))
+        self._partition_cache = parts
+        return parts
+
+    def data_note(self, n_train: int, n_val: int, n_test: int, *, steps: int | None = None,
+                  batch_size: int | None = None) -> str | None:
+        """For a dataset task with fewer rows than asked for, what that means (see
+        :meth:`Splits.shortfall_note`); ``None`` for a generator or a dataset with enough rows."""
+        if self.rows() is None:
+            return None
+        return self.splits(n_train, n_val, n_test).shortfall_note(self.name, steps=steps, batch_size=batch_size)
+
+    def _fixed_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.rows()
+        if rows is None:
+            raise TaskConfigError(f"task {self.name} generates its rows; it has no fixed partition")
+        return rows
+
+    def _dataset_splits(self, wanted: tuple[int, int, int], seed: int) -> Splits:
+        x, y = self._fixed_rows()
+        train, val, test = self.partition()
+        if len(train) > wanted[0]:  # more training rows than asked: the seed picks which
+            train = np.sort(np.random.default_rng([int(seed), 0x0DE7]).choice(train, wanted[0], replace=False))
+        val, test = val[:wanted[1]], test[:wanted[2]]
+        return Splits(x[train], y[train], x[val], y[val], x[test], y[test], wanted=wanted, available=len(x))
 
     def _draw_unseen(self, n: int, rng: np.random.Generator, taken: set,
                      source: Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,22 +2,26 @@
 
 Dataset files: ``.npz`` with integer arrays ``x`` (n, input_length) and ``y`` (n, L), or JSON
 lines (``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` per line. Values
-may be any integers; they are shifted so that the smallest becomes token 0.
+may be any integers; they are shifted so that the smallest becomes token 0. A file may name
+orders of its own: ``.npz`` arrays ``order_<name>``, or a first JSON line ``{"orders": {"<name>":
+[...]}}``; a generator its ``orders`` attribute. ``--order <name>`` then works as for built-ins.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pkgutil
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from orderopt.errors import DatasetError, TaskConfigError
-from orderopt.orders import Order
-from orderopt.tasks.base import MAX_VOCAB, Splits, Task, _row_keys, check_size
+from orderopt.errors import DatasetError, InvalidOrderError, TaskConfigError
+from orderopt.orders import Order, validate_order
+from orderopt.tasks.base import MAX_VOCAB, Task, check_size
 
 __all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_callable", "DATASET_SUFFIXES", "TRUST_ENV",
            "trust_import", "is_trusted", "trusted_imports"]
@@ -51,22 +55,95 @@ def trusted_imports() -> list[str]:
     return sorted(_TRUSTED)
 
 
-def load_callable(import_path: str) -> Generate:
-    """Import ``"package.module:function"``."""
-    module_name, _, attr = import_path.partition(":")
+def _split_import_path(import_path: str) -> tuple[str, str]:
+    module_name, _, attr = import_path.strip().rpartition(":")
     if not module_name or not attr:
-        raise TaskConfigError(f"bad import path {import_path!r}; write package.module:function")
+        raise TaskConfigError(f"bad import path {import_path!r}; write package.module:function or path/to/file.py:function")
+    return module_name, attr
+
+
+def is_file_path(module_name: str) -> bool:
+    """``path/to/file.py`` rather than a dotted module name."""
+    return module_name.endswith(".py") or "/" in module_name or os.sep in module_name
+
+
+def normalise_import_path(import_path: str) -> str:
+    """``file.py:function`` with the file made absolute (so that workers started elsewhere find
+    it); a dotted ``module:function`` as it is."""
+    module_name, attr = _split_import_path(import_path)
+    if is_file_path(module_name):
+        return f"{Path(module_name).expanduser().resolve()}:{attr}"
+    return f"{module_name}:{attr}"
+
+
+def _load_file_module(module_name: str) -> Any:
+    path = Path(module_name).expanduser().resolve()
+    if not path.is_file():
+        raise TaskConfigError(f"cannot import {module_name!r}: no such file; give path/to/file.py:function")
+    key = f"orderopt_user_{abs(hash(str(path)))}"
+    if key in sys.modules:
+        return sys.modules[key]
+    spec = importlib.util.spec_from_file_location(key, path)
+    if spec is None or spec.loader is None:
+        raise TaskConfigError(f"cannot import {module_name!r}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module  # before exec: pickling (worker processes) looks the module up by name
     try:
-        obj: Any = pkgutil.resolve_name(import_path)
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a user's file: report it in one line
+        del sys.modules[key]
+        raise TaskConfigError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def load_callable(import_path: str) -> Generate:
+    """Import ``"package.module:function"`` or ``"path/to/file.py:function"``. A dotted module is
+    looked up on ``sys.path`` and then in the working directory (as ``python -m`` would)."""
+    module_name, attr = _split_import_path(import_path)
+    try:
+        if is_file_path(module_name):
+            obj: Any = getattr(_load_file_module(module_name), attr)
+        else:
+            try:
+                obj = pkgutil.resolve_name(f"{module_name}:{attr}")
+            except ModuleNotFoundError as exc:
+                if os.getcwd() in sys.path or exc.name != module_name.split(".")[0]:
+                    raise
+                sys.path.append(os.getcwd())  # the console script does not put the working directory on sys.path
+                obj = pkgutil.resolve_name(f"{module_name}:{attr}")
+    except TaskConfigError:
+        raise
     except (ImportError, AttributeError, ValueError) as exc:
-        raise TaskConfigError(f"cannot import {import_path!r} ({exc}); check the module is on PYTHONPATH") from None
+        raise TaskConfigError(f"cannot import {import_path!r} ({exc}); check the module is on PYTHONPATH or give "
+                              "path/to/file.py:function") from None
+    except Exception as exc:  # the module itself raised on import
+        raise TaskConfigError(f"importing {import_path!r} raised {type(exc).__name__}: {exc}") from None
     if not callable(obj):
         raise TaskConfigError(f"{import_path!r} is not callable; it must be generate(n, rng) -> (x, y)")
     return obj
 
 
+def _named_orders(raw: Any, length: int, where: str, error: type[Exception]) -> dict[str, Order]:
+    """A task's own named orders (``{"friendly": [2, 0, 1], ...}``), each checked to be a
+    permutation of ``0..length-1``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise error(f"{where}: named orders must be a mapping name -> list of target indices, got {type(raw).__name__}")
+    out = {}
+    for name, order in raw.items():
+        try:
+            out[str(name).strip().lower()] = validate_order([int(v) for v in order], length)
+        except (TypeError, ValueError, InvalidOrderError) as exc:
+            raise error(f"{where}: named order {name!r} is not a permutation of the {length} targets ({exc})") from None
+    return out
+
+
 class CallableTask(Task):
-    """Wraps ``generate(n, rng) -> (x, y)``; ``y`` must already be in canonical order."""
+    """Wraps ``generate(n, rng) -> (x, y)``; ``y`` must already be in canonical order. Named
+    orders come from ``known_orders`` or from the function's own ``orders`` attribute
+    (``generate.orders = {"friendly": [...]}``), so a generator named on the command line brings
+    its orders along."""
 
     def __init__(
         self,
@@ -80,7 +157,6 @@ class CallableTask(Task):
     ) -> None:
         self._generate = generate
         self.name, self.formula, self.import_path = name, formula, import_path
-        self._known = dict(known_orders or {})
         try:
             x, y = generate(256, np.random.default_rng(0))
         except Exception as exc:  # a user's function: report it in one line
@@ -96,6 +172,8 @@ class CallableTask(Task):
         self.vocab_size = int(vocab_size) if vocab_size else int(max(x.max(), y.max())) + 1
         check_size(name, self.length, self.input_length, self.vocab_size)
         self._check(x, y, 256)
+        own = _named_orders(getattr(generate, "orders", None), self.length, f"task {name}: {name}.orders", TaskConfigError)
+        self._known = {**own, **_named_orders(known_orders, self.length, f"task {name}", TaskConfigError)}
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return self._generate(n, rng)
@@ -117,20 +195,27 @@ def from_callable(generate: Generate | str, *, name: str | None = None, trusted:
     """Public constructor for a user task; ``generate`` may be an import path ``mod:function``,
     which the caller thereby trusts (see :func:`is_trusted`)."""
     if isinstance(generate, str):
-        path = generate
+        path = normalise_import_path(generate)
         if trusted:
             trust_import(path)
-        return CallableTask(load_callable(path), name=name or path.rsplit(":", 1)[-1], import_path=path, **kwargs)
+        module_name, attr = _split_import_path(path)
+        default = Path(module_name).stem if is_file_path(module_name) else module_name.rsplit(".", 1)[-1]
+        return CallableTask(load_callable(path), name=name or (default if attr == "generate" else attr),
+                            import_path=path, **kwargs)
     return CallableTask(generate, name=name or getattr(generate, "__name__", "custom"), **kwargs)
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+ORDER_PREFIX = "order_"  # .npz arrays order_<name>: the dataset's named orders
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("x", "y") if k not in data.files]
             if missing:
                 raise DatasetError(f"{path}: missing array(s) {', '.join(missing)}; save with np.savez(path, x=..., y=...)")
             x, y = data["x"], data["y"]
+            orders = {k[len(ORDER_PREFIX):]: data[k].ravel().tolist() for k in data.files if k.startswith(ORDER_PREFIX)}
     except DatasetError:
         raise
     except Exception as exc:
@@ -145,12 +230,13 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
                                f"within +-{_INT_LIMIT}")
     if len(x) != len(y):
         raise DatasetError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match")
-    return x.astype(np.int64), y.astype(np.int64)
+    return x.astype(np.int64), y.astype(np.int64), orders
 
 
-def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
     xs: list[list[int]] = []
     ys: list[list[int]] = []
+    orders: dict[str, list[int]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -164,6 +250,11 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise DatasetError(f"{path}, line {no}: not valid JSON ({exc.msg}); each line must be {{\"input\": [...], \"target\": [...]}}") from None
         if not isinstance(row, dict):
             raise DatasetError(f"{path}, line {no}: expected an object with fields input and target")
+        if not xs and not orders and set(row) == {"orders"}:  # a header line: the dataset's named orders
+            if not isinstance(row["orders"], dict):
+                raise DatasetError(f"{path}, line {no}: field 'orders' must map names to lists of target indices")
+            orders = row["orders"]
+            continue
         for field, out in (("input", xs), ("target", ys)):
             seq = row.get(field)
             if not isinstance(seq, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in seq):
@@ -176,11 +267,12 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray]:
             out.append(seq)
     if not xs:
         raise DatasetError(f"{path}: no samples; write one JSON object per line")
-    return np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64)
+    return np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64), orders
 
 
 class DatasetTask(Task):
-    """A fixed dataset; splits partition its distinct inputs (held-out sizes capped at 10% each)."""
+    """A fixed dataset: its rows are split once, by input, into training, validation and test
+    parts (:meth:`Task.partition`)."""
 
     def __init__(self, path: str | Path, *, name: str | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
@@ -189,19 +281,19 @@ class DatasetTask(Task):
         suffix = self.path.suffix.lower()
         if suffix not in DATASET_SUFFIXES:
             raise DatasetError(f"dataset file {path} has suffix {suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}")
-        x, y = _read_npz(self.path) if suffix == ".npz" else _read_jsonl(self.path)
+        x, y, orders = _read_npz(self.path) if suffix == ".npz" else _read_jsonl(self.path)
         if len(x) == 0:
             raise DatasetError(f"{path}: no samples; the file must hold at least 3 rows")
         if y.shape[1] < 1 or x.shape[1] < 1:
             raise DatasetError(f"{path}: inputs and targets must be non-empty")
         low, high = int(min(x.min(), y.min())), int(max(x.max(), y.max()))
         if high - low + 1 > MAX_VOCAB:
-            column = "x" if (int(x.max()) - int(x.min())) >= (int(y.max()) - int(y.min())) else "y"
-            raise DatasetError(f"{path}: values span {low}..{high} ({high - low + 1} tokens; widest in {column}), "
-                               f"above orderopt's limit of {MAX_VOCAB} distinct tokens; map them to a smaller range")
+            raise DatasetError(f"{path}: values span {low}..{high} ({high - low + 1} tokens: x holds "
+                               f"{int(x.min())}..{int(x.max())}, y holds {int(y.min())}..{int(y.max())}), above "
+                               f"orderopt's limit of {MAX_VOCAB} distinct tokens; map them to a smaller range")
         self.offset = -low if low < 0 else 0
         self.x, self.y = x + self.offset, y + self.offset
-        self.name = name or self.path.stem
+        self.name = name or self.path.name  # with its suffix: data.npz and data.jsonl are two tasks
         self.length, self.input_length = int(y.shape[1]), int(x.shape[1])
         self.vocab_size = int(max(self.x.max(), self.y.max())) + 1
         try:
@@ -209,29 +301,25 @@ class DatasetTask(Task):
         except TaskConfigError as exc:
             raise DatasetError(f"{path}: {exc}") from None
         self.formula = f"dataset {self.path.name}: {len(x)} samples"
+        self._known = _named_orders(orders, self.length, str(path), DatasetError)
+        try:
+            self.partition()  # refuse a file no split can use now, not in the middle of a command
+        except TaskConfigError as exc:
+            raise DatasetError(f"{path}: {exc}") from None
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x, self.y
+
+    def known_orders(self) -> dict[str, Order]:
+        return {**super().known_orders(), **self._known}
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        rows = rng.integers(0, len(self.x), size=n)
+        """``n`` rows drawn with replacement from the training and validation parts: what reads
+        "the task's data" (the dependency probe, the learnability check) never sees a test row."""
+        train, val, _ = self.partition()
+        seen = np.concatenate([train, val])
+        rows = seen[rng.integers(0, len(seen), size=n)]
         return self.x[rows], self.y[rows]
-
-    def splits(self, n_train: int, n_val: int, n_test: int, seed: int = 0) -> Splits:
-        keys = _row_keys(self.x)
-        _, group = np.unique(keys, return_inverse=True)
-        n_groups = int(group.max()) + 1
-        cap = max(1, n_groups // 10)
-        n_val, n_test = min(n_val, cap), min(n_test, cap)
-        if n_groups < n_val + n_test + 1:
-            raise DatasetError(f"{self.path}: only {n_groups} distinct inputs; need at least 3 for train/validation/test")
-        perm = np.random.default_rng([int(seed), 0x0DE7]).permutation(n_groups)
-        role = np.empty(n_groups, dtype=np.int64)
-        role[perm[:n_val]], role[perm[n_val:n_val + n_test]], role[perm[n_val + n_test:]] = 1, 2, 0
-        row_role = role[group]
-        picked = []
-        for r, n in ((0, n_train), (1, n_val), (2, n_test)):
-            rows = np.flatnonzero(row_role == r)
-            picked.append(rows[np.random.default_rng([int(seed), r]).permutation(len(rows))][:n])
-        tr, va, te = picked
-        return Splits(self.x[tr], self.y[tr], self.x[va], self.y[va], self.x[te], self.y[te])
 
     def spec(self) -> dict[str, Any]:
         return {"name": "file", "path": str(self.path)}

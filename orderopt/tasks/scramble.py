@@ -46,6 +46,10 @@ class ScrambledTask(Task):
     def generate_profile(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return self._relabelled(*self.base.generate_profile(n, rng))
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        rows = self.base.rows()
+        return None if rows is None else self._relabelled(*rows)
+
     def _relabelled(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x, np.asarray(y)[:, list(self.relabel)]
 

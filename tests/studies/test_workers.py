@@ -29,7 +29,7 @@ def pg_study(postgres_url, study_name):
         pass
 
 
-SMALL = {"preset": "tiny", "levels": 2, "population": 12, "round_size": 12, "tournament_size": 4}
+SMALL = {"preset": "tiny", "levels": 2, "population": 12, "round_size": 12, "tournament_size": 4, "learnability": "none"}
 
 
 def test_three_workers_complete_the_search_without_repeats(pg_study):
@@ -84,6 +84,33 @@ def test_killed_worker_loses_nothing(pg_study):
     assert failed == set(running)  # the killed worker's trials were failed by heartbeat ...
     redone = {tuple(t.user_attrs["order"]) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
     assert set(running) <= redone  # ... and their orders re-run by the other worker
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkill_then_an_immediate_rerun_recovers_at_once(backend, pg_study, tmp_path):
+    """The killed run's lease dies with it: the re-run fails its trials and re-runs their orders at
+    once, with the default 90 s heartbeat grace nowhere near over."""
+    from orderopt.studies import recover_dead_runs
+
+    url, name = pg_study if backend == "postgresql" else (f"sqlite:///{tmp_path / 'o.db'}", "killed")
+    create_study(TASK, storage=url, study_name=name, **SMALL)
+    victim = _start_worker(url, name, pause=300, n_trials=12)
+    study = load_study(name, storage=url)  # default heartbeat settings: 20 s beats, 90 s grace
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_running_orders(study)) < 12:
+        time.sleep(0.2)
+    running = _running_orders(study)
+    assert len(running) == 12, "the victim never started its round"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    dead = recover_dead_runs(study)  # at once: no heartbeat has gone stale yet
+    assert [d.trials for d in dead] == [12] and dead[0].owner["pid"] == victim.pid
+    search(study, n_trials=len(running) + 4, progress=False)
+    trials = load_study(name, storage=url).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert {tuple(t.user_attrs["order"]) for t in trials if t.state == TrialState.FAIL} == set(running)
+    redone = {tuple(t.user_attrs["order"]) for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
+    assert set(running) <= redone  # the round the victim died in, completed by the re-run
 
 
 def test_kill_while_planning_then_rerun_continues_the_schedule(pg_study):

@@ -51,14 +51,21 @@ def test_jsonl_dataset(tmp_path):
     write_jsonl(path, rows)
     task = from_file(path)
     assert task.length == 4 and task.offset > 0
-    s = task.splits(1000, 20, 20, seed=0)
-    assert len(s.x_val) == 20 and 300 - 60 <= len(s.x_train) <= 300 - 40
+    s = task.splits(1000, 20, 1000, seed=0)
+    train_part, val_part, test_part = (len(p) for p in task.partition())  # 10% of the inputs each held out
+    assert len(s.x_val) == 20 and len(s.x_train) == train_part and len(s.x_test) == test_part
+    assert 25 <= min(val_part, test_part) <= max(val_part, test_part) <= 35 and train_part + val_part + test_part == 300
     train_keys = set(map(tuple, s.x_train.tolist()))
     assert not train_keys & set(map(tuple, s.x_val.tolist()))
     assert not train_keys & set(map(tuple, s.x_test.tolist()))
-    assert len(task.splits(100, 20, 20, seed=0).x_train) == 100
+    assert s.short() and "has 300 rows" in s.shortfall_note("sums.jsonl", steps=100, batch_size=64)
+    # split once: every request, seed and profile sees the same held-out rows
+    other = task.splits(100, 20, 20, seed=5, profiling=True)
+    assert len(other.x_train) == 100 and np.array_equal(other.x_test, s.x_test[:20])
+    assert np.array_equal(other.x_val, s.x_val) and not set(map(tuple, other.x_train.tolist())) - train_keys
+    assert not task.splits(100, 20, 20, seed=0).short()
     assert np.array_equal(task.values(s.y_train), np.cumsum(task.values(s.x_train), axis=1))
-    assert resolve_task(str(path)).name == "sums"
+    assert resolve_task(str(path)).name == "sums.jsonl"
 
 
 def test_npz_dataset(tmp_path):
@@ -121,7 +128,7 @@ def test_a_study_cannot_make_a_process_import_what_it_did_not_name(monkeypatch):
     [
         ({"x": np.zeros((0, 3), np.int64), "y": np.zeros((0, 3), np.int64)}, "no samples"),
         ({"x": np.full((4, 3), 2**63, np.uint64), "y": np.zeros((4, 3), np.int64)}, "array x holds values up to"),
-        ({"x": np.zeros((4, 3), np.int64), "y": np.array([[0, 1, 9_000_000]] * 4)}, "widest in y"),
+        ({"x": np.zeros((4, 3), np.int64), "y": np.array([[0, 1, 9_000_000]] * 4)}, "y holds 0..9000000"),
     ],
 )
 def test_bad_dataset_values_are_refused_up_front(tmp_path, arrays, message):

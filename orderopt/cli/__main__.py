@@ -1,0 +1,3 @@
+from orderopt.cli import console
+
+console()
