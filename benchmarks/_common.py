@@ -77,9 +77,15 @@ def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0]), *sys.argv[1:]])
 
 
+def in_topic(topic: str, name: str) -> str:
+    """``name`` inside the results folder of its question (``profiling/profile_length``), unless it
+    names a folder already."""
+    return name if "/" in name else f"{topic}/{name}"
+
+
 def write_table(name: str, title: str, header: list[str], rows: list[list[object]], notes: str = "") -> Path:
     """Write ``benchmarks/results/<name>.md`` with the command and machine that made it."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# {title}",
         "",
@@ -147,7 +153,7 @@ class RunCache:
         self.reload()
         if refresh or key not in self.records:
             rec = {**fields, **compute()}
-            RESULTS.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
             self.reload()  # with what other processes appended while this one computed

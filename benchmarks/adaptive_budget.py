@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--scramble", type=int, default=None, help="relabel each case's targets by this seed")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=None)
-    ap.add_argument("--name", default="adaptive_budget")
+    ap.add_argument("--name", default="orders/adaptive_budget")
     args = ap.parse_args()
     cache = RunCache(args.name, KEY)
     for case in args.cases.split(","):

@@ -41,7 +41,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import DISCOVERY_TOLERANCE, RunCache, commit, host_notes, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, commit, host_notes, in_topic, machine, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -252,7 +252,7 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> 
 def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
     cell, methods, threads, rerun = args
     c = parse_cell(cell)
-    cache = RunCache("discovery", KEY)
+    cache = RunCache("search/discovery", KEY)
     friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
     current = recipe(c)
     budget, need_friendly = None, False
@@ -289,7 +289,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
 def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -> None:
     from orderopt.orders import format_order, kendall_tau_distance
 
-    cache = RunCache("discovery", KEY)
+    cache = RunCache("search/discovery", KEY)
     rows, rates, minutes, hosted = [], {m: [0, 0] for m in methods}, {}, []
     for cell in cells:
         c = parse_cell(cell)
@@ -328,7 +328,7 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
                               if m == method)
             summary.append(f"- **{method}**: discovered in {hit} of {total} cells; median search time {per_l}")
     write_table(
-        name, "Discovery of the learning-friendly order (scrambled tasks, cpu preset)",
+        in_topic("search", name), "Discovery of the learning-friendly order (scrambled tasks, cpu preset)",
         ["method", "cell", "discovered", "found #1", "its success", "friendly success", "Kendall distance to friendly",
          "orders profiled", "search min"], rows,
         notes="\n".join(summary) + "\n\nDiscovered = found #1's exact-match success after full training (cpu preset, "

@@ -311,7 +311,7 @@ def write(cache: RunCache, cases: list[str]) -> None:
         rows.append([what, len(recs), ", ".join(sorted({str(r["exit"]) for r in recs})),
                      sum(r["running"] for r in recs), sum(r["duplicates"] for r in recs), sum(r["lost"] for r in recs),
                      "; ".join(extra)])
-    write_table("faults", "Faults: kills, interrupts, racing workers and bad input (real PostgreSQL)",
+    write_table("faults/faults", "Faults: kills, interrupts, racing workers and bad input (real PostgreSQL)",
                 ["case", "runs", "exit codes", "RUNNING left", "duplicates", "lost trials", "notes"], rows,
                 notes="Studies use the tiny preset, square L = 6 (L = 30 for planning), 12-order rounds; the "
                       "Python-API workers use a 1 s heartbeat and a 3 s grace period, CLI commands the defaults "
@@ -333,7 +333,7 @@ def main() -> None:
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         sys.exit(f"unknown case(s) {unknown}; choose from {list(CASES)}")
-    cache = RunCache("faults", ("case", "run"))
+    cache = RunCache("faults/faults", ("case", "run"))
     if not args.table_only:
         for case in cases:
             fn, runs, _ = CASES[case]

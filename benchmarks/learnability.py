@@ -57,7 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--name", default="learnability")
+    ap.add_argument("--name", default="profiling/learnability")
     args = ap.parse_args()
     check = CheckConfig()
     cache = RunCache(args.name, KEY)

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from _common import RunCache, host_notes, machine, write_table
+from _common import RunCache, host_notes, in_topic, machine, write_table
 
 from orderopt.model import ModelShape
 from orderopt.presets import get_preset, preset_for
@@ -106,6 +106,7 @@ def main() -> None:
     prod_only = (args.small_operands, args.sparse_operands, args.sparse_zero)
     if any(v is not None for v in prod_only) and any(name != "prod" for name, _, _ in cases):
         ap.error("--small-operands, --sparse-operands and --sparse-zero apply to prod only; give --cases prod:L")
+    args.name = in_topic("orders", args.name)
     cache = RunCache(args.name, KEY)
     for name, length, window in cases:
         sparse = 0.0 if args.small_operands is not None else args.sparse_operands  # one curriculum at a time

@@ -153,7 +153,7 @@ def main() -> None:
     if not args.overhead_only:
         # Each run's best-so-far values at the budgets are cached one JSON line each, so an
         # interrupted benchmark resumes where it stopped (delete the file to recompute).
-        cache = RunCache("permutation_samplers", ("problem", "sampler", "seed", "max_budget"))
+        cache = RunCache("samplers/permutation_samplers", ("problem", "sampler", "seed", "max_budget"))
         top = max(budgets)
         refresh = {k for k in args.refresh.split(",") if k}
         unknown = refresh - set(SAMPLERS)
@@ -225,7 +225,7 @@ def main() -> None:
         notes += "\n" + "\n".join(lines)
     header = ["problem", "trials", *kinds]
     path = write_table(
-        "permutation_samplers" if not args.overhead_only else "permutation_samplers_overhead",
+        "samplers/permutation_samplers" if not args.overhead_only else "samplers/permutation_samplers_overhead",
         f"Permutation samplers at equal budgets ({args.seeds} seeds)" if not args.overhead_only else "Sampler overhead",
         header if rows else ["-"], rows, notes=notes,
     )

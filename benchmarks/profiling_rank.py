@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from _common import RunCache, write_table
+from _common import RunCache, in_topic, write_table
 from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
@@ -192,7 +192,7 @@ def spearman(args: argparse.Namespace) -> None:
     train_cfg = preset.final_train
     splits = task.splits(train_cfg.n_train, train_cfg.n_val, train_cfg.n_test, seed=train_cfg.seed)
     # Each full training is cached (one JSON line per order) so that an interrupted run resumes.
-    cache = RunCache(f"profiling_spearman-{name}-L{task.length}-seed{seed}", ("order",))
+    cache = RunCache(f"profiling/profiling_spearman-{name}-L{task.length}-seed{seed}", ("order",))
     done = {}
     rows, scores, successes = [], [], []
     for rank, order, score in picked:
@@ -208,7 +208,7 @@ def spearman(args: argparse.Namespace) -> None:
         print(" | ".join(map(str, rows[-1])), flush=True)
     rho = spearmanr(scores, successes).statistic
     write_table(
-        "profiling_spearman",
+        "profiling/profiling_spearman",
         f"Profile score vs success after full training ({name}, L={task.length}, preset {preset.name})",
         ["profile rank", "order", "profile score", "success (exact match)"],
         rows,
@@ -241,6 +241,7 @@ def main() -> None:
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
     args = ap.parse_args()
+    args.out = in_topic("profiling", args.out)
     spearman(args) if args.spearman else rank_check(args)
 
 

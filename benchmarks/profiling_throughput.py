@@ -227,7 +227,7 @@ def modes_table(args, cache) -> None:
     rows.append(["separate, extrapolated", 1024, f"{per_order_separate * 1024:.0f}", f"{1 / per_order_separate:.3f}",
                  "-", "-"])
     speedup = 1024 / results[0]["seconds"] * per_order_separate
-    write_table("profiling_modes", f"Profiling modes ({args.task}, L=10, cpu preset profile model)",
+    write_table("profiling/profiling_modes", f"Profiling modes ({args.task}, L=10, cpu preset profile model)",
                 ["mode", "orders T", "seconds", "orders / s", "peak memory MiB", "forward rank"], rows,
                 notes=f"Mixture at T=1024 scores **{speedup:.0f}x** more orders per second than separate runs "
                 "(separate mode costs the same per order, so its T=1024 row is extrapolated from 8 runs). Batched "
@@ -254,7 +254,7 @@ def main() -> None:
             out = measure_round(f["task"], f["L"], f["T"], f["scheme"], f["mode"], f["threads"], f["seed"])
         print(json.dumps(out))
         return
-    cache = RunCache("profiling_throughput", ("part", "task", "L", "T", "scheme", "mode", "threads", "seed",
+    cache = RunCache("profiling/profiling_throughput", ("part", "task", "L", "T", "scheme", "mode", "threads", "seed",
                                               "model", "compile", "jobs", "bf16"))
     parts = args.part.split(",")
     if "modes" in parts:
@@ -307,7 +307,7 @@ def main() -> None:
             "2-vCPU machine, although one training runs 1.4x faster on 2 threads than on 1: two trainings side by "
             "side slow each other down (shared L3 and memory bandwidth of the VM). The 1.3x asked for verification "
             "is therefore not reachable here by threads, processes, compile or bf16 autocast (hardware table).")
-    write_table("profiling_throughput", f"Profiling throughput: {first_title} ({args.task}, cpu preset, 600 steps)",
+    write_table("profiling/profiling_throughput", f"Profiling throughput: {first_title} ({args.task}, cpu preset, 600 steps)",
                 first_head, first_rows, notes="\n".join(notes))
 
 

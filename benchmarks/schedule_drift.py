@@ -64,7 +64,7 @@ def main() -> None:
     args = ap.parse_args()
     a, _, b = args.seeds.partition("-")
     seeds = list(range(int(a), int(b) + 1)) if b else [int(s) for s in args.seeds.split(",")]
-    cache = RunCache("schedule_drift", KEY)
+    cache = RunCache("search/schedule_drift", KEY)
     for n in (int(v) for v in args.lengths.split(",")):
         for noise in (float(v) for v in args.noises.split(",")):
             for seed in seeds:
@@ -85,7 +85,7 @@ def main() -> None:
                      f"{statistics.median(r['orders'] for r in recs):g}",
                      f"{sum(not r['stopped'] for r in recs)}"])
     path = write_table(
-        "schedule_drift", "Schedule replay on noisy, batch-scaled scores: does the scale drift?",
+        "search/schedule_drift", "Schedule replay on noisy, batch-scaled scores: does the scale drift?",
         ["schedule version", "n", "noise", "seeds", "found #1 = hidden", "median inversions of found #1",
          "median rank of hidden", "hidden never scored", "median best score (true 1.0)", "median orders scored",
          f"runs cut at {MAX_STAGES} stages"],

@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=None, help="verification trainings at once (default: one per core)")
     args = ap.parse_args()
     task = make_task(args.task, args.length)
-    cache = RunCache(f"search_{args.task}_L{args.length}", KEY)
+    cache = RunCache(f"search/search_{args.task}_L{args.length}", KEY)
     for seed in (int(s) for s in args.seeds.split(",")):
         fields = {"preset": args.preset, "seed": seed, "verify_top": 0 if args.no_verify else args.verify_top,
                   "verify_random": 0 if args.no_verify else args.verify_random}
@@ -79,7 +79,7 @@ def main() -> None:
         print(" | ".join(map(str, row_of(rec))), flush=True)
     recs = sorted((r for r in cache.records.values() if r["preset"] == args.preset), key=lambda r: r["seed"])
     write_table(
-        f"search_{args.task}_L{args.length}",
+        f"search/search_{args.task}_L{args.length}",
         f"Order search from random initialisation ({task.describe()}, preset {args.preset}, mixture rounds)",
         ["seed", "search min", "orders profiled", "found #1", "Kendall distance to forward", "success found #1..",
          "forward", "discovered", "reverse", "random baselines"],

@@ -1,15 +1,17 @@
 """Evaluating an expression tree bottom-up: a dataset file in JSON lines.
 
 Sixteen digits ``x_0 .. x_15`` are the leaves of a balanced binary tree; each of its fifteen inner
-nodes holds ``(left + right) mod 10`` of its two children, up to the root (the sum of all sixteen
-digits mod 10). The file stores the nodes in a shuffled numbering, as data often comes: target
-``j`` is node ``NODE_OF_TARGET[j]``, so neither ``forward`` nor ``reverse`` means anything here.
+nodes holds ``(left + right) // 2``, the rounded-down mean of its two children, up to the root.
+The file stores the nodes in a shuffled numbering, as data often comes: target ``j`` is node
+``NODE_OF_TARGET[j]``, so neither ``forward`` nor ``reverse`` means anything here.
 
 Friendly orders: any order that emits every node after its two children, such as level by level
-from the leaves up (``friendly``); each node is then a sum of two tokens already seen. Its
-reverse (``unfriendly``) must emit the root first, a sum mod 10 of sixteen digits, which no
-partial view predicts (parity-like). Chain-of-thought work on arithmetic expressions (e.g. Feng
-et al., NeurIPS 2023) uses this kind of task: the intermediate values are the computation's steps.
+from the leaves up (``friendly``); each node is then a function of two tokens already seen. Its
+reverse (``unfriendly``) must emit the root first: a nested rounding of sixteen digits, which the
+model can approximate from the leaves (their mean) but not get exactly right every time.
+Chain-of-thought work on arithmetic expressions (e.g. Feng et al., NeurIPS 2023) uses this kind of
+task: the intermediate values are the computation's steps. (A sum mod 10 at every node, tried
+first, learned in no order: a sum mod 10 tells nothing until both children are known.)
 
 Every inner node is a function of two earlier tokens, so orderopt's dependency probe reads the
 tree from the data and hands the search a friendly order: an example of a user task the probe
@@ -31,16 +33,18 @@ import numpy as np
 LEAVES = 16
 NODES = LEAVES - 1
 # node k in level order from the leaves up: nodes 0-7 join leaf pairs, 8-11 join nodes 0-7, 12-13, then 14 (root)
+DATA_FILE = "examples/data/tree.jsonl"  # where the README's commands expect the file
 NODE_OF_TARGET = np.random.default_rng(2026).permutation(NODES)  # target j holds node NODE_OF_TARGET[j]
 TARGET_OF_NODE = np.argsort(NODE_OF_TARGET)
 FRIENDLY = [int(TARGET_OF_NODE[k]) for k in range(NODES)]  # nodes bottom-up, as target indices
 
 
 def nodes(x: np.ndarray) -> np.ndarray:
-    """The fifteen inner nodes of each row of leaves, bottom-up (level order)."""
+    """The fifteen inner nodes of each row of leaves, bottom-up (level order): each the
+    rounded-down mean of its two children."""
     level, out = x, []
     while level.shape[1] > 1:
-        level = (level[:, 0::2] + level[:, 1::2]) % 10
+        level = (level[:, 0::2] + level[:, 1::2]) // 2
         out.append(level)
     return np.concatenate(out, axis=1)
 

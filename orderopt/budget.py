@@ -13,7 +13,7 @@ friendly order leaves the loss plateau late) or less (it is solved in a tenth of
 * then decays over the preset's decay length and ends.
 
 A run that is not extended follows exactly the preset's schedule. The rule's constants were
-chosen on measured loss curves: see ``benchmarks/results/adaptive_budget.md``.
+chosen on measured runs: see ``benchmarks/results/orders/adaptive_budget.md``.
 
 No torch here: the training loop asks :class:`RunLength` for each step's learning rate and tells
 it each checkpoint's validation loss and exact match.

@@ -74,29 +74,23 @@ def get_preset(name: str) -> Preset:
 
 
 def _index_recipe(task) -> dict:
-    """index with a window d >= 4 needs 4000 steps to learn even forward (d = 4, L = 12: 0.184 after
-    1500 steps, 1.000 after 4000); d = 2 keeps the preset's 1500."""
+    """index with a window d >= 4 needs more steps to learn even forward; d = 2 keeps the preset's."""
     if getattr(task, "window", 2) >= 4:
         return {"final_train": replace(PRESETS["cpu"].final_train, steps=4_000)}
     return {}
 
 
 def _prod_recipe(task) -> dict:
-    """prod's changes to ``cpu``; the steps, rows and feed-forward width depend on the operands'
-    digit count.
-
-    At L = 6 the orders' gap on 100,000 rows is one of learning speed only (msd-first reaches 0.798
-    where lsd-first reaches 0.997, 6000 steps, seed 0); on 30,000 rows lsd-first still generalises
-    (0.994) while msd-first fits its training rows only in part and generalises less (0.184, train
-    split 0.716). At L >= 8 the model leaves its plateau late: with the 512-wide feed-forward layer
-    an AMD EPYC host's seed 0 reaches 0.461 after 5000 steps and 0.991 after 9000; a 256-wide one
-    learns at least as fast per step (0.999-0.980, seeds 0-3, Intel Xeon host) at 76% of
-    the step time, which brings one training under 10 minutes on that host."""
+    """prod's changes to ``cpu``; steps, rows and feed-forward width depend on the operands' digit
+    count. At L = 6 fewer rows make msd-first memorise instead of generalise while lsd-first still
+    generalises; at L >= 8 the model leaves its plateau late, and a 256-wide layer learns as fast
+    per step as a 512-wide one in less time. The trainings are hand-tuned to these lengths, so
+    adaptive runs keep them (no extension; they still stop when solved)."""
     cpu = PRESETS["cpu"]
-    final_train = replace(cpu.final_train, steps=9_000, lr=3e-3, hold_fraction=0.6)
+    final_train = replace(cpu.final_train, steps=9_000, lr=3e-3, hold_fraction=0.6, max_steps=9_000)
     final_model = replace(cpu.final_model, n_head=8)
     if task.length <= 6:
-        final_train = replace(final_train, steps=6_000, n_train=30_000)
+        final_train = replace(final_train, steps=6_000, max_steps=6_000, n_train=30_000)
     else:
         final_model = replace(final_model, ffn=256)
     return {"profile_train": replace(cpu.profile_train, steps=1_200),
@@ -105,38 +99,28 @@ def _prod_recipe(task) -> dict:
             "mixture_size": 128}
 
 
-# Per-task changes to a preset, where the preset's own settings do not separate the task's orders
-# (measured: benchmarks/results/profile_length.md, training_recipe.md, order_sensitivity.md).
+# Per-task changes to a preset, where the preset's own settings do not separate the task's orders.
 # Keys: (preset, task name); values: the fields of Preset to replace (or a function of the task
-# that returns them, for recipes that depend on the task's options) and why.
+# that returns them, for recipes that depend on the task's options) and why, in one sentence with
+# the result that backs it (benchmarks/README.md indexes them).
 TASK_RECIPES: dict[tuple[str, str], tuple[dict | Callable[[object], dict], str]] = {
     ("cpu", "prod"): (
         _prod_recipe,
-        "profiles of 1200 steps (at 600 lsd-first ranked 40th of 128 at L = 6, 1st at 1200; "
-        "benchmarks/results/profile_length.md) in search rounds of 128 orders (in a mixture of 512 "
-        "lsd-first ranked 173rd; both measured with 16-sample validation screens, under which "
-        "rounds of 128 were chosen; with today's budgeted screens it ranks 2nd of 512 and 1st-4th of "
-        "128: benchmarks/results/profile_prod_sparse_profiles.md); full trainings with 8 heads on the "
-        "task's sparse training operands, learning rate 3e-3 held for 60% of the steps before its linear "
-        "decay; L = 6: 6000 steps on 30,000 training rows, so that msd-first, which the model can only "
-        "partly fit, memorises instead of generalising (seed 0: lsd-first 0.994, msd-first 0.184; on "
-        "100,000 rows 0.997 vs 0.798 after 6000 steps, 0.874 vs 0.327 after 5000); L >= 8: 9000 steps on "
-        "100,000 rows with a 256-wide feed-forward layer (L = 8, Intel Xeon host: lsd-first 0.999, 0.997, "
-        "0.989, 0.980 for seeds 0-3 vs msd-first 0.483, 0.685 for seeds 0-1 on one thread each; seed 0 on "
-        "two threads 0.986 "
-        "in 9.2 minutes; the other tasks' 512-wide layer reached 0.991 vs 0.434 on an AMD EPYC host, at "
-        "1.3x the step time); benchmarks/results/training_recipe.md",
+        "profiles of 1,200 steps on sparse operands in rounds of 128 orders, where 600-step profiles and larger "
+        "mixtures did not rank lsd-first first; full trainings with 8 heads on sparse operands, learning rate 3e-3 "
+        "held for 60% of the steps, 6,000 steps on 30,000 rows at L = 6 and 9,000 steps with a 256-wide "
+        "feed-forward layer at L >= 8, not extended (benchmarks/results/profiling/profile_length.md, "
+        "profiling/profile_prod_sparse_profiles.md, orders/training_recipe.md)",
     ),
     ("cpu", "relu"): (
         {"final_train": replace(PRESETS["cpu"].final_train, steps=500)},
-        "full trainings of 500 steps (forward is learned by then, reverse is not: L = 20 forward 0.992, "
-        "reverse 0.035; at 1500 steps this model learns reverse too, 0.528; "
-        "benchmarks/results/order_sensitivity.md)",
+        "full trainings of 500 steps, where forward is learned and reverse is not yet; longer trainings learn "
+        "reverse too (benchmarks/results/orders/order_sensitivity.md)",
     ),
     ("cpu", "index"): (
         _index_recipe,
-        "full trainings of 4000 steps for windows d >= 4 (after 1500 steps forward is not learned: "
-        "d = 4, L = 12 0.184; after 4000, 1.000 vs reverse 0.185; benchmarks/results/order_sensitivity.md)",
+        "full trainings of 4,000 steps for windows d >= 4, which the preset's 1,500 do not learn in any order "
+        "(benchmarks/results/orders/order_sensitivity.md)",
     ),
 }
 

@@ -81,9 +81,8 @@ class ProfileConfig:
     validation: str = "halving"
     screen_samples: int = 16
     # (order, sample) pairs one screen may score: a small mixture is cheap to validate in full,
-    # and a 16-sample screen of 128 prod orders let the friendly order miss the finalists
-    # (ranked 120th and 45th of 128, 4th and 1st when screened on all 128 samples:
-    # benchmarks/results/profile_prod_scrambled.md)
+    # and a short screen of a small mixture let prod's friendly order miss the finalists
+    # (benchmarks/results/profiling/profile_prod_scrambled.md)
     screen_budget: int = 16_384
     finalists: int = 32
     eval_batch_rows: int = 8192

@@ -18,11 +18,12 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from orderopt.errors import ConfigError
+from orderopt.samplers import ROUND_ATTR, RUN_ATTR, STAGE_ATTR
+from orderopt.samplers._compat import storage_of, trial_id_of
 
 __all__ = ["StageRankPruner"]
 
 _PEER_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-_RUN_ATTR = "orderopt:run"  # written by orderopt's mixture rounds: one id per profile run
 
 
 class StageRankPruner(BasePruner):
@@ -51,7 +52,7 @@ class StageRankPruner(BasePruner):
         *,
         min_trials: int = 4,
         warmup_steps: int = 0,
-        group_by: Sequence[str] = ("orderopt:stage", "orderopt:round"),
+        group_by: Sequence[str] = (STAGE_ATTR, ROUND_ATTR),
     ) -> None:
         if not 0.0 < fraction < 1.0:
             raise ConfigError(f"fraction must be in (0, 1), got {fraction}")
@@ -63,8 +64,8 @@ class StageRankPruner(BasePruner):
         self.group_by = tuple(group_by)
 
     def _group(self, trial: FrozenTrial) -> tuple:
-        if _RUN_ATTR in trial.system_attrs:
-            return (_RUN_ATTR, trial.system_attrs[_RUN_ATTR])
+        if RUN_ATTR in trial.system_attrs:  # orderopt's mixture rounds: one id per profile run
+            return (RUN_ATTR, trial.system_attrs[RUN_ATTR])
         return tuple(trial.system_attrs.get(k) for k in self.group_by)
 
     def _keep(self, n: int) -> int:
@@ -89,7 +90,7 @@ class StageRankPruner(BasePruner):
         if math.isnan(value):
             return True
         if not trial.system_attrs:  # a live trial's attrs are written by the sampler straight to storage
-            trial = study._storage.get_trial(trial._trial_id)  # noqa: SLF001
+            trial = storage_of(study).get_trial(trial_id_of(trial))
         group = self._group(trial)
         peers = [
             t.intermediate_values[step]

@@ -1,13 +1,12 @@
 """Several full trainings at once: one process per order on a CPU.
 
-Why: the final model's matmuls are too small to scale with threads. On the 2-core machine of
-``benchmarks/results/profiling_throughput.md`` a training step of the ``cpu`` final model takes
-175 ms on 1 thread and 124 ms on 2, so two 1-thread trainings side by side verify orders about
-1.4x faster than one 2-thread training after another. Scores do not change: each training is
+Why: the final model's matmuls are too small to scale with threads, so trainings side by side,
+one thread each, finish sooner than one after another on all threads
+(benchmarks/results/profiling/profiling_throughput.md). Scores do not change: each training is
 seeded alike and its numbers do not depend on the thread count (``orderopt.model.LayerNorm`` and
-``orderopt.model.Head``, tested) on CPUs whose matrix product keeps each sum on one thread (an
-AVX-512 Xeon does not: there the last bits differ). On CUDA, or with
-``jobs=1``, the orders train one after another in this process, as before.
+``orderopt.model.Head``, tested) on CPUs whose matrix product keeps each sum on one thread; CPUs
+whose GEMM splits the sums (AVX-512 builds) differ in the last bits. On CUDA, or with
+``jobs=1``, the orders train one after another in this process.
 """
 
 from __future__ import annotations

@@ -284,3 +284,19 @@ def test_report_checks_its_plot_path_before_printing(tmp_path, monkeypatch, caps
     assert main(["report", "--study", "square-L5-mixture-seed0", "--plot", "figure.pdf"]) == 2
     out = capsys.readouterr()
     assert out.out == "" and "--plot must name a .png file" in out.err
+
+
+def test_optunas_best_trial_is_the_reports_found_1_also_after_resume(tmp_path, monkeypatch, capsys):
+    import optuna
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["search", "--task", "square", "--length", "5", "--preset", "tiny", "--levels", "2", "--population", "12",
+            "--round-size", "12", "--tournament-size", "4", "--learnability", "none", "--quiet", "--json"]
+    for _ in range(2):  # the search, then a re-run that resumes the finished study
+        assert main(argv) == 0
+        found = json.loads(capsys.readouterr().out)["best"][0]
+        assert main(["report", "--study", "square-L5-mixture-seed0", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["best"][0] == found
+        best = optuna.load_study(study_name="square-L5-mixture-seed0", storage="sqlite:///storage/orderopt.db").best_trial
+        assert best.number == found["trial"] and best.user_attrs["order"] == found["order"]
+        assert best.user_attrs["stage"] == "verdict" and best.user_attrs["score"] == found["score"]

@@ -36,7 +36,8 @@ def test_expression_tree_file_and_friendly_order(tmp_path):
     tree = load("expression_tree")
     x, y = tree.generate(300, np.random.default_rng(1))
     nodes = tree.nodes(x)
-    assert np.array_equal(y, nodes[:, tree.NODE_OF_TARGET]) and nodes[:, -1].tolist() == (x.sum(axis=1) % 10).tolist()
+    assert np.array_equal(y, nodes[:, tree.NODE_OF_TARGET]) and np.array_equal(nodes[:, 0], (x[:, 0] + x[:, 1]) // 2)
+    assert np.array_equal(nodes[:, 14], (nodes[:, 12] + nodes[:, 13]) // 2)  # the root, from its two children
     # friendly: every node after both of its children (nodes k < 8 join leaves; node 8 + i joins nodes 2i, 2i + 1, ...)
     position = {int(tree.NODE_OF_TARGET[j]): t for t, j in enumerate(tree.FRIENDLY)}
     children = {8 + i: (2 * i, 2 * i + 1) for i in range(4)} | {12: (8, 9), 13: (10, 11), 14: (12, 13)}
@@ -45,3 +46,26 @@ def test_expression_tree_file_and_friendly_order(tmp_path):
     task = from_file(path)
     assert (task.length, task.input_length) == (15, 16)
     assert task.parse_order("friendly") == tuple(tree.FRIENDLY)
+
+
+def test_lcs_table_cells_and_friendly_order(tmp_path):
+    lcs = load("lcs_table")
+    x, y = lcs.generate(200, np.random.default_rng(2))
+
+    def brute(a, b):  # the LCS length of two short strings, by recursion
+        if not a or not b:
+            return 0
+        return brute(a[:-1], b[:-1]) + 1 if a[-1] == b[-1] else max(brute(a[:-1], b), brute(a, b[:-1]))
+
+    cells = np.empty_like(y)
+    cells[:, lcs.CELL_OF_TARGET] = y  # back to row-major cells
+    for row in range(20):
+        a, b = list(x[row, :4]), list(x[row, 4:])
+        assert all(cells[row, 4 * i + j] == brute(a[:i + 1], b[:j + 1]) for i in range(4) for j in range(4))
+    position = {int(lcs.CELL_OF_TARGET[k]): t for t, k in enumerate(lcs.FRIENDLY)}
+    for i in range(4):
+        for j in range(4):
+            before = [4 * p + q for p, q in ((i - 1, j), (i, j - 1), (i - 1, j - 1)) if p >= 0 and q >= 0]
+            assert all(position[c] < position[4 * i + j] for c in before)
+    task = from_file(lcs.write(tmp_path / "lcs.npz", rows=500))
+    assert (task.length, task.input_length) == (16, 8) and task.parse_order("friendly") == tuple(lcs.FRIENDLY)

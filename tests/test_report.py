@@ -14,8 +14,10 @@ from optuna_dashboard import get_note
 from orderopt.cli import main
 from orderopt.errors import ConfigError
 from orderopt.orders import format_order
-from orderopt.report import SCORES_CARD, VERIFY_CARD, figures, format_report, publish, save_plot, stage_history
+from orderopt.report import figures, format_report, publish, save_plot, stage_history
+from orderopt.report.figures import SCORES_CARD, VERIFY_CARD
 from orderopt.studies import best_orders, create_study, search, verify
+from orderopt.studies import is_verdict
 from orderopt.tasks import make_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -36,7 +38,10 @@ def test_stage_history_groups_rounds_in_run_order(searched):
     study, _ = searched
     history = stage_history(study)
     assert [h.stage for h in history][:2] == ["global-1", "global-2"]
-    assert sum(h.trials for h in history) == len(study.trials) <= 16  # --n-trials is a strict cap
+    evaluated = [t for t in study.trials if not is_verdict(t)]  # the verdict trial records found #1, it is no evaluation
+    assert sum(h.trials for h in history) == len(evaluated) <= 16  # --n-trials is a strict cap
+    assert [h.round for h in history] == list(range(1, len(history) + 1))
+    assert {t.user_attrs["round"] for t in evaluated} == {h.round for h in history}  # numbered as the report numbers
     assert history[0].references == 0 and history[1].references == 4  # later rounds re-profile the best
     for h in history:
         assert h.best_score == min(h.scores)
@@ -59,10 +64,16 @@ def test_publish_writes_note_and_cards(searched):
     body = get_note(study)
     assert body.startswith("# orderopt search") and "| rank | trial | score | order |" in body
     assert format_order(best_orders(study, 1)[0][0]) in body
-    assert "Lehmer digits" in body and "`order` attr" in body
+    assert "One scale" in body and "`order[0]` is the target generated first" in body
     cards = figures(study)
     assert set(cards) == {SCORES_CARD, VERIFY_CARD}
-    assert [bar for bar in cards[VERIFY_CARD].data[0].x] == ["found #1", "forward"]
+    bars = cards[VERIFY_CARD].data  # one trace per kind of order, each bar labelled (a zero bar too)
+    assert [(t.name, list(t.x)) for t in bars] == [("found", ["found #1"]), ("forward", ["forward"])]
+    assert all(t.textposition == "outside" and len(t.text) == len(t.x) for t in bars)
+    layout = cards[VERIFY_CARD].layout
+    assert "share of test rows" in layout.yaxis.title.text and layout.xaxis.title.text == "order"
+    assert "nats per target token" in cards[SCORES_CARD].layout.yaxis.title.text
+    assert cards[SCORES_CARD].data[0].name == "1: global-1"
 
 
 def test_save_plot_writes_png(searched, tmp_path):

@@ -5,9 +5,9 @@ sampler can search; :class:`HierarchicalOrderSampler` searches them with the glo
 schedule. Both serve any objective over permutations (generation orders, QAP, scheduling).
 """
 
-from ._encoding import decode_params, encode_params, layout_sizes, order_param_names, suggest_order
+from ._encoding import decode_params, encode_params, layout_sizes, order_param_names, step_params, suggest_order
 from ._hierarchical import BatchPlan, HierarchicalOrderSampler, StageStatus
-from ._history import RUN_ATTR
+from ._history import ROLE_ATTR, ROUND_ATTR, RUN_ATTR, STAGE_ATTR, VERDICT
 from ._precedence import ITEM_SCORES_ATTR, fit_precedence, propose_orders
 from ._schedule import SCHEDULE_VERSION, Schedule, ScheduleConfig, Stage, mutate
 from ._scores import RAW_ATTR, SCORE_ATTR, anchor_factor, trial_score
@@ -16,7 +16,11 @@ __all__ = [
     "BatchPlan",
     "HierarchicalOrderSampler",
     "ITEM_SCORES_ATTR",
+    "ROLE_ATTR",
+    "ROUND_ATTR",
     "RUN_ATTR",
+    "STAGE_ATTR",
+    "VERDICT",
     "RAW_ATTR",
     "SCHEDULE_VERSION",
     "SCORE_ATTR",
@@ -32,6 +36,7 @@ __all__ = [
     "mutate",
     "order_param_names",
     "propose_orders",
+    "step_params",
     "suggest_order",
     "trial_score",
 ]

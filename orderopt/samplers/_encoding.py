@@ -8,6 +8,11 @@ Param names for an order called ``order`` with block sizes ``(s_0, .., s_{k-1})`
 (``i < s_j - 1``, Lehmer digits inside block ``j``); the last digit of a Lehmer code is always 0
 and is not suggested. The decoded order is stored as the JSON user attr ``order`` and the layout
 as ``order_blocks``.
+
+Trials that a batch creates itself (:meth:`HierarchicalOrderSampler.batch`), where no Optuna
+sampler draws the params, may carry the readable encoding instead (:func:`step_params`): one
+param per generation step, ``order[0]`` = the item placed first, so that a table of trials reads
+as the orders themselves and importance or slice plots say which item placed where matters.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import optuna
 from ._errors import ConfigError, InvalidOrderError
 from ._orders import Order, block_sizes, hierarchical_decode, hierarchical_encode
 
-__all__ = ["suggest_order", "layout_sizes", "order_param_names", "encode_params", "decode_params", "layout_attr"]
+__all__ = ["suggest_order", "layout_sizes", "order_param_names", "encode_params", "decode_params", "layout_attr",
+           "step_param_names", "step_params"]
 
 
 def layout_attr(name: str) -> str:
@@ -62,6 +68,20 @@ def encode_params(order: Sequence[int], name: str, sizes: Sequence[int]) -> dict
     for j, digits in enumerate(inner):
         values.update({f"{name}.b{j}.{i}": d for i, d in enumerate(digits[:-1])})
     return {k: int(v) for k, v in values.items()}
+
+
+def step_param_names(name: str, n: int) -> list[str]:
+    """``order[0]`` .. ``order[n-1]`` (zero-padded, so that they sort by step): the readable params."""
+    width = len(str(n - 1))
+    return [f"{name}[{t:0{width}d}]" for t in range(n)]
+
+
+def step_params(order: Sequence[int], name: str) -> tuple[dict[str, int], dict[str, optuna.distributions.IntDistribution]]:
+    """The readable encoding of ``order``: ``{order[t]: item placed at step t}`` and the params'
+    distributions (not searchable one by one: only whole permutations are valid)."""
+    names = step_param_names(name, len(order))
+    dist = optuna.distributions.IntDistribution(0, len(order) - 1)
+    return {p: int(v) for p, v in zip(names, order)}, {p: dist for p in names}
 
 
 def decode_params(params: Mapping[str, Any], name: str, sizes: Sequence[int]) -> Order:

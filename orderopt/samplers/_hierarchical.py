@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ._errors import ConfigError, InvalidOrderError
 from ._orders import Order, hierarchical_encode, random_order, validate_order
 from ._compat import storage_of, study_id_of, trial_id_of
-from ._encoding import encode_params, layout_attr, order_param_names
+from ._encoding import encode_params, layout_attr, order_param_names, step_params
 from ._history import EXPLORE, ROLE_ATTR, ROUND_ATTR, STAGE_ATTR, History, HistoryReader
 from ._locking import study_lock
 from ._schedule import Schedule, ScheduleConfig, Stage, mutate
@@ -286,14 +286,17 @@ class HierarchicalOrderSampler(BaseSampler):
             yield self._batch_plan(study, schedule, hist, stage, max_candidates, explore)
 
     def trial_attrs(self, plan: BatchPlan, order: Order, role: str, *, name: str = "order",
-                    sizes: Sequence[int] | None = None) -> tuple[dict, dict, dict, dict]:
+                    sizes: Sequence[int] | None = None, readable: bool = False) -> tuple[dict, dict, dict, dict]:
         """``(params, distributions, user_attrs, system_attrs)`` of a trial that evaluates
-        ``order`` in ``plan``: the same bookkeeping as a trial this sampler plans itself."""
+        ``order`` in ``plan``: the same bookkeeping as a trial this sampler plans itself. The
+        params are Lehmer digits, or with ``readable`` the order itself (:func:`step_params`)."""
         sizes = tuple(sizes or (len(order),))
-        params = encode_params(order, name, sizes)
-        dists = {p: IntDistribution(0, high) for p, high in order_param_names(name, sizes)}
         user, system = self._attrs(name, order, plan.stage, plan.index, role)
         user[layout_attr(name)] = list(sizes)
+        if readable:
+            return (*step_params(order, name), user, system)
+        params = encode_params(order, name, sizes)
+        dists = {p: IntDistribution(0, high) for p, high in order_param_names(name, sizes)}
         return params, {p: dists[p] for p in params}, user, system
 
     # -------------------------------------------------------------- helpers

@@ -18,7 +18,7 @@ from ._encoding import decode_params, layout_attr
 from ._precedence import ITEM_SCORES_ATTR
 from ._scores import trial_score
 
-__all__ = ["History", "HistoryReader", "STAGE_ATTR", "ROUND_ATTR", "ROLE_ATTR", "RUN_ATTR", "EXPLORE", "FOREIGN",
+__all__ = ["History", "HistoryReader", "STAGE_ATTR", "ROUND_ATTR", "ROLE_ATTR", "RUN_ATTR", "EXPLORE", "FOREIGN", "VERDICT",
            "prefix_of"]
 
 STAGE_ATTR = "orderopt:stage"  # the stage label a trial was planned in (system attr)
@@ -27,6 +27,7 @@ ROLE_ATTR = "orderopt:role"  # candidate, model, reference, tournament or explor
 RUN_ATTR = "orderopt:run"  # id of the batch (mixture run) a trial was evaluated in (system attr)
 EXPLORE = "explore"
 FOREIGN = -1  # stage index of orders the study evaluated without this sampler
+VERDICT = "verdict"  # role of a trial that records a conclusion (e.g. the search's found #1), not an evaluation
 
 
 @dataclass
@@ -130,7 +131,7 @@ class HistoryReader:
 
     @staticmethod
     def _add(hist: History, t: FrozenTrial, name: str, sign: float) -> None:
-        if t.state == TrialState.FAIL:
+        if t.state == TrialState.FAIL or t.system_attrs.get(prefix_of(name) + ROLE_ATTR) == VERDICT:
             return
         raw = t.user_attrs.get(name)
         if raw is None:

@@ -7,8 +7,9 @@ would cost more than the profile itself. For :class:`~optuna.storages.RDBStorage
 writes a whole round per step in one transaction through Optuna's own ORM models; every other
 storage (in-memory, journal) gets the same effect through the public per-trial API.
 
-This is the only module that touches Optuna's private RDB layer (``optuna.storages._rdb``):
-checked against optuna 4.0-5.0. The trial rows it writes are exactly what
+This is the only module besides :mod:`orderopt.samplers._compat` that touches Optuna's private
+API (the RDB layer ``optuna.storages._rdb``, a study's storage, heartbeat settings): checked
+against optuna 4.0-5.1. The trial rows it writes are exactly what
 ``RDBStorage.create_new_trial`` / ``set_trial_intermediate_value`` / ``set_trial_state_values``
 write (same numbering rule under the same study-row lock), so Optuna reads them back as usual.
 """
@@ -28,7 +29,7 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 __all__ = ["NewTrial", "TrialResult", "create_trials", "report", "finish", "record_heartbeats", "fail_orphans",
-           "set_system_attr", "trial_id"]
+           "set_system_attr", "trial_id", "heartbeat_interval", "grace_period"]
 
 _CHUNK = 500  # ids per IN (...) clause
 
@@ -150,10 +151,24 @@ def report(study: optuna.Study, values: Mapping[int, float], step: int) -> None:
         session.add_all(objects)
 
 
+def heartbeat_interval(study: optuna.Study) -> int | None:
+    """Seconds between heartbeats of the study's storage; ``None`` when it keeps none."""
+    storage = _storage(study)
+    if not isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat):  # noqa: SLF001 - no public base class
+        return None
+    return storage.get_heartbeat_interval()
+
+
+def grace_period(study: optuna.Study) -> int | None:
+    """Seconds without a heartbeat after which the storage takes a running trial for dead."""
+    storage = _storage(study)
+    return getattr(getattr(storage, "_backend", storage), "grace_period", None)
+
+
 def record_heartbeats(study: optuna.Study, trial_ids: Sequence[int]) -> None:
     """A heartbeat now for every trial (a no-op when the storage keeps none)."""
     storage = _storage(study)
-    if not isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) or storage.get_heartbeat_interval() is None:
+    if heartbeat_interval(study) is None:
         return
     rdb = _rdb(study)
     if rdb is None:

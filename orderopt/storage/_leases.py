@@ -138,7 +138,7 @@ def lease_for(storage: BaseStorage) -> Lease:
 
 def owner_alive(storage: BaseStorage, lease_id: str, record: dict | None) -> bool | None:
     """Whether the process holding ``lease_id`` is alive: ``True``/``False`` when the lock (or,
-    on this host, the pid) tells, ``None`` when nothing here can (heartbeats decide)."""
+    on the same machine, the pid) tells, ``None`` when nothing here can (heartbeats decide)."""
     engine = _engine(storage)
     dialect = engine.dialect.name if engine is not None else ""
     kind = (record or {}).get("kind")

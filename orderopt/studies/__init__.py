@@ -4,7 +4,8 @@
 name and storage alone; ``search`` runs (or resumes) the hierarchical global-local search.
 """
 
-from orderopt.studies._search import DeadRun, SearchResult, best_orders, recover_dead_runs, running_elsewhere, search
+from orderopt.studies._search import (DeadRun, SearchResult, best_orders, is_verdict, record_verdict, recover_dead_runs,
+                                      running_elsewhere, search, verdict_trial)
 from orderopt.studies._spec import StudySpec, read_spec
 from orderopt.studies._study import (create_study, default_study_name, discard_if_empty, learnability_of, load_study,
                                      probe_of, study_exists, task_of)
@@ -12,6 +13,9 @@ from orderopt.studies._verify import VerifyRow, format_verification, read_verifi
 
 __all__ = [
     "DeadRun",
+    "is_verdict",
+    "record_verdict",
+    "verdict_trial",
     "recover_dead_runs",
     "running_elsewhere",
     "SearchResult",

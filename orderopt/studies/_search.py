@@ -32,15 +32,21 @@ from orderopt.profiling import ProfileResult, profile, profile_splits
 from orderopt.pruners import StageRankPruner
 from orderopt.samplers import (
     RAW_ATTR,
+    ROLE_ATTR,
     RUN_ATTR,
     SCORE_ATTR,
+    STAGE_ATTR,
+    VERDICT,
     BatchPlan,
     HierarchicalOrderSampler,
     anchor_factor,
     layout_sizes,
+    step_params,
     suggest_order,
     trial_score,
 )
+from orderopt.samplers._encoding import layout_attr
+from orderopt.samplers._locking import study_lock
 from orderopt.samplers._precedence import ITEM_SCORES_ATTR
 from orderopt.samplers._compat import storage_of, study_id_of, trial_id_of
 from orderopt.storage import _bulk
@@ -49,7 +55,7 @@ from orderopt.studies._spec import StudySpec, read_spec
 from orderopt.studies._study import GRACE_S, HEARTBEAT_S, LEARNABILITY_ATTR, PROBE_ATTR, task_of
 from orderopt.tasks import Task
 
-__all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "stopped_by_check", "recover_dead_runs", "running_elsewhere", "DeadRun", "NO_ORDER_LEARNED", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
+__all__ = ["search", "SearchResult", "RoundInfo", "best_orders", "tournament_scores", "geometric_mean", "record_verdict", "verdict_trial", "is_verdict", "stopped_by_check", "recover_dead_runs", "running_elsewhere", "DeadRun", "NO_ORDER_LEARNED", "RUN_ATTR", "TOURNAMENT_SEED_STRIDE"]
 
 TOURNAMENT_SEED_STRIDE = 1000  # tournament run j profiles with seed + j * stride
 NO_ORDER_LEARNED = "no order learned"  # why a search whose learnability check failed ran nothing
@@ -81,6 +87,22 @@ class SearchResult:
     stopped: str = "schedule done"  # why the search stopped
 
 
+def tournament_scores(study: optuna.Study) -> dict[Order, list[float]]:
+    """Every tournament entrant's scores, one per tournament run it finished."""
+    runs: dict[Order, list[float]] = defaultdict(list)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        score = trial_score(t)
+        if str(t.system_attrs.get(STAGE_ATTR, "")).startswith("tournament") and "order" in t.user_attrs \
+                and score is not None and not is_verdict(t):
+            runs[tuple(int(v) for v in t.user_attrs["order"])].append(float(score))
+    return runs
+
+
+def geometric_mean(values: list[float]) -> float:
+    """How found #1 is chosen from its tournament runs (a score of 0 counts as the smallest float)."""
+    return float(math.exp(sum(math.log(max(v, 1e-300)) for v in values) / len(values)))
+
+
 def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, int]]:
     """The ``top`` orders, friendliest first: the tournament's entrants by their mean log score
     there (when the study has run its tournament), then every other order by its mean
@@ -88,23 +110,23 @@ def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, 
     the tournament comes first unless an entrant beat it by :data:`PRIOR_MARGIN`. Each comes
     with a trial number that holds it."""
     per_order: dict[Order, list[tuple[float, FrozenTrial]]] = defaultdict(list)
-    tournament: dict[Order, list[float]] = defaultdict(list)
+    verdict = None
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         score = trial_score(t)
         if "order" not in t.user_attrs or score is None:
             continue
-        order = tuple(int(v) for v in t.user_attrs["order"])
-        per_order[order].append((score, t))
-        if str(t.system_attrs.get("orderopt:stage", "")).startswith("tournament") and score > 0:
-            tournament[order].append(math.log(score))
+        if is_verdict(t):
+            verdict = t
+            continue
+        per_order[tuple(int(v) for v in t.user_attrs["order"])].append((score, t))
+    tournament = {o: geometric_mean(v) for o, v in tournament_scores(study).items()}
     ranked = []
     for order, scored in per_order.items():
         mean = float(np.mean([s for s, _ in scored]))
         first = min((t for _, t in scored if t.state == TrialState.COMPLETE), key=lambda t: t.number,
                     default=scored[0][1])
         if order in tournament:
-            key = (0, float(np.mean(tournament[order])))
-            value = float(np.exp(key[1]))
+            key, value = (0, tournament[order]), tournament[order]
         else:
             key, value = (1, mean), mean
         ranked.append((key, order, value, first.number))
@@ -117,6 +139,8 @@ def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, 
         if ranked[0][2] > entry[2] * (1.0 - PRIOR_MARGIN):
             ranked.remove(entry)
             ranked.insert(0, entry)
+    if verdict is not None and ranked and tuple(verdict.user_attrs["order"]) == ranked[0][1]:
+        ranked[0] = (*ranked[0][:3], verdict.number)  # found #1's trial is the one that records the verdict
     return [(o, v, n) for _, o, v, n in ranked[:top]]
 
 
@@ -125,9 +149,8 @@ class _Heartbeat:
     thread (as ``study.optimize`` does), so a long round is never taken for a dead worker."""
 
     def __init__(self, study: optuna.Study, trial_ids: list[int]) -> None:
-        storage = study._storage  # noqa: SLF001
-        interval = storage.get_heartbeat_interval() if isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) else None
-        self.study, self.trial_ids, self.interval = study, trial_ids, interval or HEARTBEAT_S
+        self.study, self.trial_ids = study, trial_ids
+        self.interval = _bulk.heartbeat_interval(study) or HEARTBEAT_S
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="orderopt-heartbeat", daemon=True)
 
@@ -227,18 +250,16 @@ def _fail_stale(study: optuna.Study) -> None:
     stop sending heartbeats (killed) or never sent one (killed right after creating them); their
     orders are re-run."""
     recover_dead_runs(study)
-    storage = study._storage  # noqa: SLF001
-    if isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat) and storage.get_heartbeat_interval() is not None:
+    if _bulk.heartbeat_interval(study) is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
-        grace = getattr(getattr(storage, "_backend", storage), "grace_period", None) or GRACE_S
-        _bulk.fail_orphans(study, grace)
+        _bulk.fail_orphans(study, _bulk.grace_period(study) or GRACE_S)
 
 
 def _evaluated(study: optuna.Study) -> int:
     return len({tuple(t.user_attrs["order"]) for t in study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)) if "order" in t.user_attrs})
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)) if "order" in t.user_attrs and not is_verdict(t)})
 
 
 def _to_prune(study: optuna.Study, ids: dict[Order, int], losses: dict[Order, float], step: int,
@@ -250,7 +271,7 @@ def _to_prune(study: optuna.Study, ids: dict[Order, int], losses: dict[Order, fl
         return pruner.prune_group(candidates, step)
     if isinstance(pruner, optuna.pruners.NopPruner):
         return []
-    by_id = {t._trial_id: t for t in study.get_trials(deepcopy=False)}  # noqa: SLF001
+    by_id = {_bulk.trial_id(t): t for t in study.get_trials(deepcopy=False)}
     return [o for o in candidates if pruner.prune(study, by_id[ids[o]])]
 
 
@@ -288,13 +309,20 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
     trial_ids: list[int] = []
     # From the moment the trials exist, an interrupt (even one landing while the planning lock is
     # released) fails them: an interrupted round leaves nothing running, and its orders are re-run.
+    # Intermediate values are stored when the round ends, on the round's common scale (the raw
+    # curve times the factor that rescales its final score), unless a pruner reads them from the
+    # storage while the round runs (then they are the raw losses, and the trial says so).
+    live = not isinstance(study.pruner, (optuna.pruners.NopPruner, StageRankPruner))
     try:
         with sampler.batch(study, max_candidates, blocks=sizes, explore=explore) as plan:
             if plan is None:
                 return None
+            number = _rounds_so_far(study) + 1  # the round's number, as the report counts them
             new = []
             for order, role in zip(plan.orders, plan.roles):
-                params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes)
+                params, dists, user, system = sampler.trial_attrs(plan, order, role, sizes=sizes, readable=True)
+                user["round"] = number
+                user["scale"] = "raw profile loss" if live else "profile loss on the study's common scale"
                 new.append(_bulk.NewTrial(params, dists, user, {**system, RUN_ATTR: run, OWNER_ATTR: owner}))
             trial_ids = _bulk.create_trials(study, new)
         ids = dict(zip(plan.orders, trial_ids))
@@ -302,7 +330,8 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
         tournament = plan.stage.startswith("tournament")
 
         def on_checkpoint(step: int, losses: dict[Order, float]) -> list[Order]:
-            _bulk.report(study, {ids[o]: v for o, v in losses.items()}, step)
+            if live:
+                _bulk.report(study, {ids[o]: v for o, v in losses.items()}, step)
             return [] if tournament else _to_prune(study, ids, losses, step, protected)
 
         if tournament:  # another profile seed (and with it other data and initialisation) per run
@@ -314,6 +343,8 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
             result = profile(task, list(plan.orders), config, splits=run_splits, on_checkpoint=on_checkpoint,
                              progress=progress)
         scores = _comparable(result, plan, ids)
+        if not live:
+            _report_rescaled(study, result, ids, scores)
     except BaseException:
         if trial_ids:
             _bulk.finish(study, [_bulk.TrialResult(t, TrialState.FAIL) for t in trial_ids])
@@ -327,11 +358,77 @@ def _mixture_round(study: optuna.Study, task: Task, spec: StudySpec, device: str
         if result.position_scores is not None and not pruned:  # what the precedence model learns from
             system[ITEM_SCORES_ATTR] = [round(float(v), 6) for v in result.position_scores[column[order]]]
         results.append(_bulk.TrialResult(
-            trial_id, TrialState.PRUNED if pruned else TrialState.COMPLETE, raw if pruned else comparable,
+            trial_id, TrialState.PRUNED if pruned else TrialState.COMPLETE, comparable,
             user_attrs={"score": comparable, "raw_score": raw}, system_attrs=system,
         ))
     _bulk.finish(study, results)
     return plan, len(trial_ids)
+
+
+def _rounds_so_far(study: optuna.Study) -> int:
+    """Mixture rounds that ran or run (failed ones are re-run and do not count)."""
+    return len({t.system_attrs[RUN_ATTR] for t in study.get_trials(deepcopy=False)
+                if RUN_ATTR in t.system_attrs and t.state != TrialState.FAIL and not is_verdict(t)})
+
+
+def _report_rescaled(study: optuna.Study, result: ProfileResult, ids: dict[Order, int],
+                     scores: dict[Order, tuple[float, float]]) -> None:
+    """Each trial's loss curve times the factor of its final score: the curve ends at its value."""
+    index = {o: i for i, o in enumerate(result.orders)}
+    for c, step in enumerate(result.steps):
+        values = {}
+        for order, trial_id in ids.items():
+            raw, comparable = scores[order]
+            value = result.curves[c, index[order]]
+            if not math.isnan(value):
+                values[trial_id] = float(value) * (comparable / raw if raw else 1.0)
+        if values:
+            _bulk.report(study, values, step)
+
+
+def is_verdict(trial: FrozenTrial) -> bool:
+    """A trial that records the search's verdict (found #1), not an evaluation."""
+    return trial.system_attrs.get(ROLE_ATTR) == VERDICT
+
+
+def verdict_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The latest verdict trial (see :func:`record_verdict`), if any."""
+    verdicts = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if is_verdict(t)]
+    return verdicts[-1] if verdicts else None
+
+
+def record_verdict(study: optuna.Study) -> FrozenTrial | None:
+    """Make Optuna's best trial the search's found #1 (:func:`search` calls it once the schedule,
+    tournament included, is done): a COMPLETE trial whose order is found #1 and
+    whose value is the score that chose it (its tournament mean; before a tournament its mean
+    score), or, when one profile of another order happened to score lower, just below the
+    study's lowest value (user attr ``scale`` says which). Only added when the best trial does not
+    name found #1 already; serialised by the study lock, so workers add one between them.
+
+    Why a trial: finished trials cannot change, so a study whose best single profile is not the
+    order the tournament chose needs a new trial to say so; its role ``verdict`` keeps it out of
+    the search's own bookkeeping (it is no evaluation)."""
+    best = best_orders(study, 1)
+    if not best:
+        return None
+    order, score = best[0][0], best[0][1]
+    storage, sid = storage_of(study), study_id_of(study)
+    with study_lock(storage, sid):
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        current = min(complete, key=lambda t: (t.value, t.number))
+        if is_verdict(current) and tuple(current.user_attrs["order"]) == order:
+            return current
+        lowest = current.value
+        value = score if score < lowest else math.nextafter(lowest, -math.inf)
+        how = ("found #1's score" if value == score else
+               f"just below the study's lowest value; found #1's own score is {score:.6g} (user attr score)")
+        params, dists = step_params(order, "order")
+        user = {"order": list(order), "stage": VERDICT, "score": score, "scale": how, "found": 1,
+                layout_attr("order"): [len(order)]}
+        system = {STAGE_ATTR: VERDICT, ROLE_ATTR: VERDICT, SCORE_ATTR: score, RUN_ATTR: f"verdict-{uuid.uuid4().hex[:8]}"}
+        (trial_id,) = _bulk.create_trials(study, [_bulk.NewTrial(params, dists, user, system)])
+        _bulk.finish(study, [_bulk.TrialResult(trial_id, TrialState.COMPLETE, value)])
+    return verdict_trial(study)
 
 
 def search(
@@ -427,4 +524,8 @@ def search(
                                best[0][1] if best else None, time.perf_counter() - tick))
     else:
         stopped = f"{n_trials} trials run"
+    if isinstance(sampler, HierarchicalOrderSampler) and tournament_scores(study) and not _owners(study):
+        status = sampler.stage_status(study, blocks=sizes)
+        if status is not None and status.stage == "explore":  # the schedule is done, nothing runs: found #1 is final
+            record_verdict(study)
     return SearchResult(study.study_name, best_orders(study), ran, time.perf_counter() - start, stopped)

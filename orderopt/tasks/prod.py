@@ -12,14 +12,14 @@ from orderopt.tasks.base import Task
 
 __all__ = ["ProdTask", "SPARSE_DIGIT_ZERO", "DEFAULT_SPARSE_OPERANDS", "DEFAULT_SPARSE_PROFILES"]
 
-# In a sparse training row every operand digit is 0 with this probability (0.3 beat 0.5 and a
-# share of 1.0 did worse than 0.5 at L = 6; at L = 8 both 0.2 and 0.4 kept seed 0 on its plateau,
-# 0.013 and 0.011 vs 0.461: benchmarks/results/training_recipe.md).
+# In a sparse training row every operand digit is 0 with this probability: zeroed digits give
+# partial products the model can learn first, and 0.3 trained best among the rates tried
+# (benchmarks/results/orders/training_recipe.md).
 SPARSE_DIGIT_ZERO = 0.3
 DEFAULT_SPARSE_OPERANDS = 0.5  # share of training rows drawn sparse
-# Share of loss-profiling rows (training and validation) drawn sparse: uniform profiles rank
-# lsd-first 1st, 65th and 4th of 128 at L = 6 (seeds 0-2), all-sparse ones 1st, 1st and 2nd, and
-# 1st in 3 of 3 at L = 8 (benchmarks/results/profile_prod_uniform.md, profile_prod_sparse_profiles.md).
+# Share of loss-profiling rows (training and validation) drawn sparse: on sparse rows a partly
+# learned middle digit already lowers the loss, so profiles rank lsd-first first more often than
+# on uniform rows (benchmarks/results/profiling/profile_prod_uniform.md, profile_prod_sparse_profiles.md).
 DEFAULT_SPARSE_PROFILES = 1.0
 
 
@@ -34,11 +34,8 @@ class ProdTask(Task):
     digit products mod 10: a model that has learned some of them still predicts it at chance, so
     uniform rows give no partial credit and training sits on a plateau; rows where the other
     products vanish give it.
-    With sparse rows (8 heads, learning rate 3e-3 held for 60% of the steps) the ``cpu`` model
-    gets 0.874-0.999 of 3-digit products exactly right in 5,000 steps on 100,000 rows, seeds 0-4,
-    and 0.908-0.994 in 6,000 steps on 30,000 rows (seeds 0-3, its L = 6 recipe, where msd-first
-    generalises less; uniform rows: ~0.1 after 4,000; ``benchmarks/results/training_recipe.md``).
-    For the same reason loss profiles train and validate on a share ``sparse_profiles`` of sparse
+    With sparse rows the ``cpu`` model learns 3- and 4-digit products in lsd-first order, which it
+    does not on uniform rows (``benchmarks/results/orders/training_recipe.md``). For the same reason loss profiles train and validate on a share ``sparse_profiles`` of sparse
     rows (default all): there the early losses show which order helps the carries."""
 
     name = "prod"

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from orderopt.errors import ConfigError
 from orderopt.orders import is_order
 from orderopt.samplers import RAW_ATTR, SCORE_ATTR, trial_score
-from orderopt.studies import best_orders, create_study, load_study, probe_of, read_spec, search, task_of
+from orderopt.studies import best_orders, create_study, is_verdict, load_study, probe_of, read_spec, search, task_of
 from orderopt.studies._search import PRIOR_MARGIN
 from orderopt.tasks import make_task
 
@@ -25,9 +25,9 @@ def sqlite(tmp_path):
 
 
 def runs_of(study):
-    """Trials grouped by mixture run, in the order the runs were made."""
+    """Trials grouped by mixture run, in the order the runs were made (the verdict trial is none)."""
     runs = defaultdict(list)
-    for t in study.trials:
+    for t in (t for t in study.trials if not is_verdict(t)):
         runs[t.system_attrs.get("orderopt:run")].append(t)
     return sorted(runs.values(), key=lambda ts: ts[0].number)
 
@@ -39,7 +39,15 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
     stages = [r.stage for r in rounds]
     assert stages[0] == "global-1" and stages[1] == "global-2" and "local-1" in stages
     assert stages[-2:] == ["tournament-1", "tournament-2"] and res.stopped == "schedule done"
-    assert rounds[0].orders == 12 and sum(r.orders for r in rounds) == res.trials == len(study.trials)
+    trials = [t for t in study.trials if not is_verdict(t)]
+    assert rounds[0].orders == 12 and sum(r.orders for r in rounds) == res.trials == len(trials)
+    # the schedule is done: one verdict trial records found #1, and Optuna's best trial is it
+    verdict = study.best_trial
+    assert len(study.trials) == len(trials) + 1 and is_verdict(verdict) and verdict.user_attrs["stage"] == "verdict"
+    assert tuple(verdict.user_attrs["order"]) == res.best[0][0] and res.best[0][2] == verdict.number
+    assert verdict.value <= res.best[0][1] and verdict.user_attrs["score"] == res.best[0][1]
+    assert all(verdict.value < t.value for t in trials if t.state == TrialState.COMPLETE)
+    assert verdict.params == {f"order[{i}]": v for i, v in enumerate(res.best[0][0])}  # the order, readable
     runs = runs_of(study)
     assert len(runs) == len(rounds)
     for i, run in enumerate(runs):
@@ -58,15 +66,15 @@ def test_mixture_search_rounds_references_scores_and_tournament(tmp_path):
             if t.state == TrialState.COMPLETE:
                 assert t.value == t.system_attrs[SCORE_ATTR]
     # every finished trial stores its per-target losses; the precedence model proposes from the second round on
-    for t in study.trials:
+    for t in trials:
         if t.state == TrialState.COMPLETE:
             assert len(t.system_attrs["orderopt:item_scores"]) == 5
     assert {t.system_attrs["orderopt:role"] for t in runs[1]} >= {"model", "candidate", "reference"}
     # candidates are never profiled twice; references and tournament entrants are re-profiles
-    candidates = [tuple(t.user_attrs["order"]) for t in study.trials
+    candidates = [tuple(t.user_attrs["order"]) for t in trials
                   if t.system_attrs["orderopt:role"] in ("candidate", "model")]
     assert len(candidates) == len(set(candidates)) and all(is_order(o, 5) for o in candidates)
-    assert not any(t.state == TrialState.PRUNED for t in study.trials)  # mixture rounds keep every order
+    assert not any(t.state == TrialState.PRUNED for t in trials)  # mixture rounds keep every order
     # comparable scores: the panel (global-2's references, profiled again in every local round)
     # scales each round to the panel's scores since global-1 (not the global-1 scores they were
     # chosen for: the best of a noisy round are its luckiest)

@@ -51,6 +51,12 @@ def test_three_workers_complete_the_search_without_repeats(pg_study):
     assert any(s.startswith("local-") for s in stages)
     status = study.sampler.stage_status(study)
     assert status.stage == "explore"  # the whole schedule was evaluated
+    # one verdict trial between the three workers, and it is Optuna's best trial and the report's found #1
+    from orderopt.report import report_data
+    from orderopt.studies import is_verdict
+
+    assert sum(is_verdict(t) for t in trials) == 1 and is_verdict(study.best_trial)
+    assert report_data(study)["best"][0]["trial"] == study.best_trial.number
 
 
 def _start_worker(url, name, pause, n_trials, where="profile"):
