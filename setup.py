@@ -9,7 +9,9 @@ EXTRAS = {
     "plots": ["matplotlib>=3.6"],  # orderopt report --plot
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
-EXTRAS["dev"] = EXTRAS["all"] + ["pytest>=7", "hypothesis>=6", "scipy>=1.10", "cmaes>=0.10"]
+# dev: the tests (a real browser through Playwright driving the system's Chromium) and the docs site
+EXTRAS["dev"] = EXTRAS["all"] + ["pytest>=7", "hypothesis>=6", "scipy>=1.10", "cmaes>=0.10", "playwright>=1.40",
+                                 "mkdocs>=1.5", "mkdocs-material>=9", "mkdocstrings[python]>=0.24"]
 EXTRAS["bench"] = EXTRAS["dev"] + ["joblib>=1.3", "pymoo>=0.6.1"]  # benchmarks/ (peers and parallel runs)
 
 setup(

@@ -1,9 +1,9 @@
 """Faults: kills, interrupts, racing workers and bad input, each repeated, on a real PostgreSQL.
 
-Run:  python benchmarks/faults.py                 # every case (about 10 minutes on 2 cores)
+Run:  python benchmarks/faults.py                 # every case (about 20 minutes on 2 cores)
       python benchmarks/faults.py --cases url-spellings --runs 5
       python benchmarks/faults.py --table-only
-Writes benchmarks/results/faults.md; each finished run is cached in results/faults.jsonl (an
+Writes benchmarks/results/faults/faults.md; each finished run is cached in faults.jsonl beside it (an
 interrupted benchmark resumes). Needs PostgreSQL at ORDEROPT_TEST_POSTGRES (default
 postgresql+psycopg2://postgres@127.0.0.1:5432/test).
 
@@ -32,7 +32,7 @@ from _common import RunCache, write_table
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 URL = os.environ.get("ORDEROPT_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-SMALL = {"preset": "tiny", "levels": 2, "population": 12, "round_size": 12, "tournament_size": 4}
+SMALL = {"preset": "tiny", "levels": 2, "population": 12, "round_size": 12, "tournament_size": 4, "learnability": "none"}
 FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()]
 WORKER = ("import sys, optuna; optuna.logging.set_verbosity(optuna.logging.WARNING); "
           "from orderopt.studies import load_study, search; "
@@ -241,6 +241,47 @@ def case_steps_zero(run: int) -> dict:
             "tracebacks": proc.stderr.count("Traceback")}
 
 
+def case_sigkill_rerun_at_once(run: int, backend: str) -> dict:
+    """SIGKILL `orderopt search` mid-round, then run the same command at once (CLI defaults: 20 s
+    heartbeats, 90 s grace): the dead run's lease is free, so its RUNNING trials are failed at
+    once and their orders re-run; nothing waits for the heartbeat grace."""
+    rng = random.Random(run)
+    name = f"faults-{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        url = URL if backend == "postgresql" else f"sqlite:///{tmp}/o.db"
+        try:
+            victim = subprocess.Popen(_cli(url, name, "--steps", "400"), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            _wait_running(name, url=url)
+            time.sleep(rng.uniform(0.5, 3.0))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            trials = _trials(name, url)
+            before, killed = _finished(trials), sum(t.state.name == "RUNNING" for t in trials)
+            start = time.monotonic()
+            again = subprocess.run(_cli(url, name, "--steps", "400"), cwd=ROOT, capture_output=True, text=True)
+            seconds = time.monotonic() - start
+            m = _measure(_trials(name, url), before)
+            recovered = "recovered" in again.stdout and f"recovered {killed} trial(s)" in again.stdout
+            return {"exit": again.returncode, **m, "killed_running": killed, "recovered_at_once": int(recovered),
+                    "rerun_seconds": round(seconds, 1), "tracebacks": again.stderr.count("Traceback")}
+        finally:
+            _drop(name, url)
+
+
+def case_refused(run: int, extra: tuple[str, ...]) -> dict:
+    """An option no run can use: exit 2, one line, no study written (checked before anything is)."""
+    import optuna
+
+    name = f"faults-{uuid.uuid4().hex[:10]}"
+    proc = subprocess.run(_cli(URL, name, *extra), cwd=ROOT, capture_output=True, text=True)
+    names = {s.study_name for s in optuna.get_all_study_summaries(URL, include_best_trial=False)}
+    _drop(name)
+    return {"exit": proc.returncode, "running": 0, "duplicates": 0, "lost": 0, "trials": 0,
+            "studies_written": int(name in names), "stderr_lines": proc.stderr.count("\n"),
+            "tracebacks": proc.stderr.count("Traceback"), "message": proc.stderr.strip()[:160]}
+
+
 BAD_DATASETS = {  # case name: (what it is, how to write it; None = a bad --length)
     "bad-empty": ("an empty (0, n) .npz", lambda d: np.savez(d / "t.npz", x=np.zeros((0, 4), np.int64), y=np.zeros((0, 5), np.int64))),
     "bad-uint64": ("uint64 values", lambda d: np.savez(d / "t.npz", x=np.full((64, 4), 2**63, np.uint64),
@@ -283,6 +324,13 @@ CASES = {
     "url-spellings": (case_url_spellings, 5, "3 workers, 3 URL spellings of one database"),
     "sixteen-workers": (case_sixteen_workers, 2, "16 workers on one study until the schedule is done"),
     "steps-0": (case_steps_zero, 1, "`search --steps 0`"),
+    "sigkill-at-once-sqlite": (lambda run: case_sigkill_rerun_at_once(run, "sqlite"), 3,
+                               "SIGKILL `search` mid-round, the same command at once (SQLite)"),
+    "sigkill-at-once-postgres": (lambda run: case_sigkill_rerun_at_once(run, "postgresql"), 3,
+                                 "SIGKILL `search` mid-round, the same command at once (PostgreSQL)"),
+    "device-tpu": (lambda run: case_refused(run, ("--device", "tpu")), 1, "`search --device tpu`"),
+    "device-cuda": (lambda run: case_refused(run, ("--device", "cuda")), 1, "`search --device cuda` without CUDA"),
+    "n-trials-0": (lambda run: case_refused(run, ("--n-trials", "0")), 1, "`search --n-trials 0` on a new study"),
     **{k: (lambda run, k=k: case_bad_input(run, k), 1, f"`profile` on {what}") for k, (what, _) in BAD_DATASETS.items()},
 }
 
@@ -301,6 +349,11 @@ def write(cache: RunCache, cases: list[str]) -> None:
             extra.append(f"RUNNING right after Ctrl-C: {sum(r['running_after_interrupt'] for r in recs)}")
         if any("unfinished" in r for r in recs):
             extra.append(f"trials not COMPLETE/PRUNED: {sum(r['unfinished'] for r in recs)}")
+        if any("recovered_at_once" in r for r in recs):
+            extra.append(f"trials left RUNNING by the kill: {sum(r['killed_running'] for r in recs)}, failed and re-run "
+                         f"at once in {sum(r['recovered_at_once'] for r in recs)} of {len(recs)} reruns; rerun "
+                         f"{min(r['rerun_seconds'] for r in recs):.0f}-{max(r['rerun_seconds'] for r in recs):.0f} s "
+                         "to the end of the schedule (the heartbeat grace is 90 s)")
         if any("studies_written" in r for r in recs):
             extra.append(f"studies written: {sum(r['studies_written'] for r in recs)}")
         if any("tracebacks" in r for r in recs):
@@ -308,6 +361,8 @@ def write(cache: RunCache, cases: list[str]) -> None:
         if any("peak_mb" in r for r in recs):
             extra.append(f"stderr lines: {max(r['stderr_lines'] for r in recs)}, "
                          f"peak memory {max(r['peak_mb'] for r in recs)} MB; \"{recs[0]['message']}\"")
+        elif any("message" in r for r in recs):
+            extra.append(f"stderr lines: {max(r['stderr_lines'] for r in recs)}; \"{recs[0]['message']}\"")
         rows.append([what, len(recs), ", ".join(sorted({str(r["exit"]) for r in recs})),
                      sum(r["running"] for r in recs), sum(r["duplicates"] for r in recs), sum(r["lost"] for r in recs),
                      "; ".join(extra)])

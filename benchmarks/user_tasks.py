@@ -7,23 +7,25 @@ Run (from the repository root; resumable, every run cached):
 
 Per task: ``orderopt train --order friendly --order unfriendly`` (the cpu preset's adaptive full
 training, both orders side by side, one process per core). Per relabelling (``--scramble S``):
-``orderopt search --verify`` with defaults (random initial orders, dependency probe, learnability
-check) in its own SQLite study under benchmarks/.cache/user_tasks/ (an interrupted search resumes
-there), then found #1 verified by the same full training. Discovered: found #1 trains to at
-least the friendly order's success minus 0.05. Writes results/user_tasks/user_tasks.md.
+``orderopt search --scramble S --verify --verify-top 1 --verify-random 0`` with default search
+settings (random initial orders, dependency probe, learnability check), run as a user runs it,
+in its own SQLite study under benchmarks/.cache/user_tasks/ (an interrupted search resumes there;
+its terminal output is kept beside it). Discovered: found #1 trains to at least the friendly
+order's success minus 0.05. Writes results/user_tasks/user_tasks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-import optuna
 from _common import DISCOVERY_TOLERANCE, RunCache, commit, host_notes, machine, write_table
 
 from orderopt.presets import preset_for
-from orderopt.studies import create_study, search, verify
 from orderopt.tasks import resolve_task, scrambled
 from orderopt.training import with_overrides
 from orderopt.training_pool import train_each
@@ -39,7 +41,7 @@ def example_tasks() -> dict[str, str]:
     import importlib.util
 
     out = {}
-    for name in ("recurrence4", "expression_tree", "lcs_table"):
+    for name in ("recurrence4", "expression_tree", "grid_recurrence"):
         path = ROOT / "examples" / f"{name}.py"
         spec = importlib.util.spec_from_file_location(f"example_{name}", path)
         module = importlib.util.module_from_spec(spec)
@@ -72,26 +74,33 @@ def train_runs(cache: RunCache, name: str, text: str, seed: int) -> dict[str, di
 
 
 def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int) -> dict:
+    """``orderopt search --scramble S --verify`` as a user runs it (found #1 and the forward and
+    reverse baselines verified), in its own SQLite study; the terminal output is kept beside it."""
     fields = {"task": name, "kind": "search", "scramble": scramble, "order": None, "seed": seed}
 
     def run() -> dict:
-        task = scrambled(resolve_task(text), scramble)
         CACHE.mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{CACHE / f'{name}-s{scramble}-seed{seed}.db'}"
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        stem = CACHE / f"{name}-s{scramble}-seed{seed}"
+        argv = [sys.executable, "-m", "orderopt", "search", "--task", text, "--scramble", str(scramble), "--seed",
+                str(seed), "--storage", f"sqlite:///{stem}.db", "--verify", "--verify-top", "1", "--verify-random",
+                "0", "--quiet", "--json"]
         start = time.perf_counter()
-        study = create_study(task, storage=storage, seed=seed)
-        result = search(study, progress=False)
-        searched = time.perf_counter() - start
-        rows = verify(study, top=1, baselines=(), n_random=0, progress=False)
-        found = rows[0] if rows else None
-        friendly = task.parse_order("friendly")
-        return {"stopped": result.stopped, "trials": len(study.trials), "found": list(found.order) if found else None,
-                "found_is_friendly": bool(found and tuple(found.order) == friendly),
-                "found_success": found.success if found else None, "found_steps": found.steps if found else None,
-                "search_seconds": round(searched, 1), "seconds": round(time.perf_counter() - start, 1),
-                "learnability": study.user_attrs.get("orderopt_learnability", {}).get("verdict"),
-                "probe_explained": (study.user_attrs.get("orderopt_probe") or {}).get("explained"),
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        stem.with_suffix(".log").write_text(proc.stderr)
+        if proc.returncode != 0:
+            raise RuntimeError(f"search failed: {proc.stderr[-2000:]}")
+        doc = json.loads(proc.stdout)
+        rows = {r["label"]: r for r in doc["verification"]}
+        found = rows.get("found #1")
+        friendly = scrambled(resolve_task(text), scramble).parse_order("friendly")
+        return {"stopped": doc["stopped"], "trials": sum(doc["trials"].values()),
+                "found": found["order"] if found else None,
+                "found_is_friendly": bool(found and tuple(found["order"]) == friendly),
+                "found_success": found["success"] if found else None, "found_steps": found["steps"] if found else None,
+                "baselines": {k: [rows[k]["success"], rows[k]["steps"]] for k in ("forward", "reverse") if k in rows},
+                "seconds": round(seconds, 1), "learnability": (doc.get("learnability") or {}).get("verdict"),
+                "probe_explained": (doc.get("dependency_probe") or {}).get("explained"),
                 "machine": machine(), "commit": commit()}
 
     return cache.run(fields, run)
@@ -132,6 +141,9 @@ def write(cache: RunCache) -> None:
         discovered = "-" if found is None or base is None else (
             "yes" if found >= base["success"] - DISCOVERY_TOLERANCE else "no")
         what = "friendly" if r["found_is_friendly"] else ",".join(map(str, r["found"] or [])) or "-"
+        base_text = ", ".join(f"{k} {v[0]:.3f}" for k, v in (r.get("baselines") or {}).items())
+        if base_text:
+            what += f" (baselines: {base_text})"
         rows.append([r["task"], r["scramble"], f"search ({r['learnability'] or '-'})",
                      "-" if found is None else f"{found:.3f}", r["found_steps"] or "-", r["stopped"], what, discovered,
                      f"{r['seconds'] / 60:.1f}"])
@@ -140,9 +152,11 @@ def write(cache: RunCache) -> None:
         ["task", "relabelling", "run", "success", "steps", "stopped", "found #1", "discovered", "minutes"], rows,
         notes="train: `orderopt train --order friendly --order unfriendly` (cpu preset, adaptive full training, two "
               "trainings side by side on the 2 cores; minutes per training). search: `orderopt search --scramble S "
-              "--verify` with defaults (the learnability verdict in brackets), found #1 verified by the same full "
-              f"training; discovered when its success is at least the friendly order's minus {DISCOVERY_TOLERANCE}; "
-              "minutes for search and verification together. " + host_notes(records),
+              "--verify --verify-top 1 --verify-random 0` with default search settings (the learnability verdict in "
+              "brackets), found #1 and the forward and reverse baselines (orders of the relabelled task, not the "
+              "friendly one) verified by the same full training; discovered when found #1's success is at least the "
+              f"friendly order's minus {DISCOVERY_TOLERANCE}; minutes for search and verification together. "
+              + host_notes(records),
     )
 
 

@@ -48,24 +48,18 @@ def test_expression_tree_file_and_friendly_order(tmp_path):
     assert task.parse_order("friendly") == tuple(tree.FRIENDLY)
 
 
-def test_lcs_table_cells_and_friendly_order(tmp_path):
-    lcs = load("lcs_table")
-    x, y = lcs.generate(200, np.random.default_rng(2))
-
-    def brute(a, b):  # the LCS length of two short strings, by recursion
-        if not a or not b:
-            return 0
-        return brute(a[:-1], b[:-1]) + 1 if a[-1] == b[-1] else max(brute(a[:-1], b), brute(a, b[:-1]))
-
+def test_grid_recurrence_cells_and_friendly_order(tmp_path):
+    grid = load("grid_recurrence")
+    x, y = grid.generate(200, np.random.default_rng(2))
     cells = np.empty_like(y)
-    cells[:, lcs.CELL_OF_TARGET] = y  # back to row-major cells
-    for row in range(20):
-        a, b = list(x[row, :4]), list(x[row, 4:])
-        assert all(cells[row, 4 * i + j] == brute(a[:i + 1], b[:j + 1]) for i in range(4) for j in range(4))
-    position = {int(lcs.CELL_OF_TARGET[k]): t for t, k in enumerate(lcs.FRIENDLY)}
+    cells[:, grid.CELL_OF_TARGET] = y  # back to row-major cells
+    t = cells.reshape(-1, 4, 4)
+    assert np.array_equal(t[:, 0, 0], (x[:, 0] // 2) % 10)
+    assert np.array_equal(t[:, 2, 3], ((t[:, 1, 3] + t[:, 2, 2] + x[:, 11]) // 2) % 10)
+    position = {int(grid.CELL_OF_TARGET[k]): step for step, k in enumerate(grid.FRIENDLY)}
     for i in range(4):
         for j in range(4):
-            before = [4 * p + q for p, q in ((i - 1, j), (i, j - 1), (i - 1, j - 1)) if p >= 0 and q >= 0]
+            before = [4 * p + q for p, q in ((i - 1, j), (i, j - 1)) if p >= 0 and q >= 0]
             assert all(position[c] < position[4 * i + j] for c in before)
-    task = from_file(lcs.write(tmp_path / "lcs.npz", rows=500))
-    assert (task.length, task.input_length) == (16, 8) and task.parse_order("friendly") == tuple(lcs.FRIENDLY)
+    task = from_file(grid.write(tmp_path / "grid.npz", rows=500))
+    assert (task.length, task.input_length) == (16, 16) and task.parse_order("friendly") == tuple(grid.FRIENDLY)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -21,7 +22,7 @@ from tests.user_task import generate
 
 SMALL_SEARCH = ["--preset", "tiny", "--levels", "2", "--population", "12", "--round-size", "12",
                 "--tournament-size", "4", "--model-proposals", "4", "--quiet"]
-SOURCES = ["builtin", "scramble", "callable", "npz", "jsonl"]
+SOURCES = ["builtin", "scramble", "callable", "file", "npz", "jsonl"]
 
 
 def write_files(folder) -> None:
@@ -39,6 +40,7 @@ def task_args(source: str, folder) -> list[str]:
     return {"builtin": ["--task", "square", "--length", "5"],
             "scramble": ["--task", "square", "--length", "5", "--scramble", "2"],
             "callable": ["--task", "tests.user_task:generate"],
+            "file": ["--task", f"{Path(__file__).parent / 'user_task.py'}:generate"],
             "npz": ["--task", str(folder / "user.npz")],
             "jsonl": ["--task", str(folder / "user.jsonl")]}[source]
 
@@ -47,6 +49,7 @@ def bad_task_args(source: str, folder) -> tuple[list[str], str]:
     return {"builtin": (["--task", "square", "--length", "1"], "needs length >= 2"),
             "scramble": (["--task", "squarre", "--scramble", "2"], "unknown task 'squarre'"),
             "callable": (["--task", "tests.user_task:broken"], "raised ValueError: no data today"),
+            "file": (["--task", f"{folder / 'no_such_file.py'}:generate"], "no such file"),
             "npz": (["--task", str(folder / "bad.npz")], "not a readable .npz file"),
             "jsonl": (["--task", str(folder / "bad.jsonl")], "line 2: field 'input' has length 1")}[source]
 
@@ -69,10 +72,11 @@ def folder(tmp_path_factory):
 def test_every_command_runs_on_every_task_source(source, folder, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     task = task_args(source, folder)
-    named = "friendly" if source in ("scramble", "callable", "npz", "jsonl") else "forward"
+    named = "friendly" if source != "builtin" else "forward"
+    jobs = "2" if source in ("file", "scramble") else "1"  # trainings in worker processes: the task must travel
 
     train = run_json(capsys, ["train", *task, "--preset", "tiny", "--steps", "20", "--order", named,
-                              "--order", "reverse", "--jobs", "1", "--quiet"])
+                              "--order", "reverse", "--jobs", jobs, "--quiet"])
     assert [r["name"] for r in train["runs"]] == [named, "reverse"] and 0 <= train["runs"][0]["success"] <= 1
 
     prof = run_json(capsys, ["profile", *task, "--preset", "tiny", "--steps", "20", "--orders", f"{named},reverse",

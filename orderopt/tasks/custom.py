@@ -181,6 +181,13 @@ class CallableTask(Task):
     def known_orders(self) -> dict[str, Order]:
         return {**super().known_orders(), **self._known}
 
+    def __reduce__(self):
+        """Pickled by import path when it has one (another process, e.g. a training worker,
+        imports the function again, from a file too); an in-memory function pickles as usual."""
+        if self.import_path:
+            return _rebuild_callable, (self.import_path, self.name, self.vocab_size, self._known)
+        return super().__reduce__()
+
     def spec(self) -> dict[str, Any]:
         if not self.import_path:
             raise TaskConfigError(
@@ -188,6 +195,13 @@ class CallableTask(Task):
                 "from_callable('package.module:function') so other workers can import it"
             )
         return {"name": "callable", "import_path": self.import_path, "vocab_size": self.vocab_size}
+
+
+def _rebuild_callable(import_path: str, name: str, vocab_size: int, known: dict[str, Order]) -> CallableTask:
+    """Unpickle a :class:`CallableTask` (the process that pickled it trusted its import path)."""
+    trust_import(import_path)
+    return CallableTask(load_callable(import_path), name=name, vocab_size=vocab_size, known_orders=known,
+                        import_path=import_path)
 
 
 def from_callable(generate: Generate | str, *, name: str | None = None, trusted: bool = True,

@@ -150,3 +150,16 @@ def test_huge_json_integers_and_too_many_targets(tmp_path):
         from_file(long)
     with pytest.raises(TaskConfigError, match="L=10000 targets is above orderopt's limit of 256"):
         resolve_task("square", 10000)
+
+
+def test_a_generator_named_by_file_travels_to_other_processes(tmp_path):
+    import pickle
+
+    source = tmp_path / "mytask.py"
+    source.write_text("import numpy as np\n\ndef generate(n, rng):\n    x = rng.integers(0, 5, size=(n, 3))\n"
+                      "    return x, (x + 1) % 5\n\ngenerate.orders = {'backwards': [2, 1, 0]}\n")
+    task = resolve_task(f"{source}:generate")
+    assert task.name == "mytask" and task.parse_order("backwards") == (2, 1, 0)
+    again = pickle.loads(pickle.dumps(task))  # what a training worker process receives
+    assert again.spec() == task.spec() and np.array_equal(again.sample(8, 0)[1], task.sample(8, 0)[1])
+    assert again.parse_order("backwards") == (2, 1, 0)
