@@ -37,6 +37,23 @@ def shell_commands() -> list[list[str]]:
 COMMANDS = shell_commands()
 
 
+def example_files(tmp_path: Path) -> None:
+    """The examples a README command names, under tmp_path as a user's checkout has them: the
+    scripts, and each data file a ``python examples/<name>.py <file>`` line writes (fewer rows)."""
+    import importlib.util
+    import shutil
+
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("data"))
+    for block in blocks("bash"):
+        for line in block.splitlines():
+            words = shlex.split(line.split("  #")[0])
+            if len(words) >= 3 and words[0] == "python" and words[1].startswith("examples/"):
+                spec = importlib.util.spec_from_file_location("readme_example", ROOT / words[1])
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                module.write(tmp_path / words[2], rows=3000)
+
+
 def test_the_readme_is_a_front_door():
     assert len(README.splitlines()) <= 300
     assert 'pip install -e ".[dev]" && pytest' in README  # the test command CI runs
@@ -52,6 +69,8 @@ def test_readme_shell_command_runs(argv, tmp_path, monkeypatch, capsys):
     if command in ("report", "worker"):  # they need the study a search of the README makes first
         assert main(["search", "--task", "square", "--length", "8", *SMALL_SEARCH, "--n-trials", "12",
                      "--quiet"]) == 0
+    if any("examples/" in word for word in argv):
+        example_files(tmp_path)
     extra = SMALL.get(command, []) + (["--quiet"] if command in ("train", "profile", "search") else [])
     if command == "search":
         extra += ["--n-trials", "14"]
