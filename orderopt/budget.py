@@ -12,8 +12,9 @@ friendly order leaves the loss plateau late) or less (it is solved in a tenth of
   (default :data:`EXTEND_FACTOR` times the preset's steps) and ``budget_minutes``;
 * then decays over the preset's decay length and ends.
 
-A run that is not extended follows exactly the preset's schedule. The rule's constants were
-chosen on measured runs: see ``benchmarks/results/orders/adaptive_budget.md``.
+A run that is not extended follows exactly the preset's schedule. The rule's constants are a
+first choice, checked on the user tasks' trainings (``benchmarks/results/user_tasks/``) and the
+main job; ``benchmarks/adaptive_budget.py`` compares them with fixed runs.
 
 No torch here: the training loop asks :class:`RunLength` for each step's learning rate and tells
 it each checkpoint's validation loss and exact match.

@@ -14,8 +14,10 @@ order and random ones) twice, under two profile seeds, and reads two signals:
 
 If neither shows, the profile is lengthened (doubled) and the check repeated, up to
 ``max_factor`` times the preset's steps. If even then neither shows, the verdict is "no order
-learned": the search stops instead of ranking noise, and says what to try. The thresholds were
-chosen on measured panels: ``benchmarks/results/profiling/learnability.md``.
+learned": the search stops instead of ranking noise, and says what to try. The thresholds are a
+first choice that tells the user tasks of ``examples/`` (``benchmarks/results/user_tasks/``) and
+the built-in tasks from targets drawn as noise (the tests); ``benchmarks/learnability.py`` measures
+them per task.
 """
 
 from __future__ import annotations
