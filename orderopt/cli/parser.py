@@ -81,7 +81,8 @@ def _task(p: argparse.ArgumentParser) -> None:
                    help="prod task: chance that an operand digit of a sparse row is zeroed (default 0.3)")
     p.add_argument("--scramble", type=int, default=None, metavar="SEED",
                    help="relabel the target indices by a random permutation drawn from SEED, so that no order is "
-                        "privileged by the task's own numbering; the order 'friendly' is the relabelled forward")
+                        "privileged by the task's own numbering; the order 'friendly' is the task's friendly "
+                        "(or forward) order, relabelled")
 
 
 def _train(sub) -> None:

@@ -59,9 +59,10 @@ class ScrambledTask(Task):
         return compose(self._to_scrambled, order)
 
     def known_orders(self) -> dict[str, Order]:
-        """The original task's named orders, relabelled; ``friendly`` is the relabelled forward."""
+        """The original task's named orders, relabelled; ``friendly`` is the original's own
+        ``friendly`` when it names one (a user's file or generator), else the relabelled forward."""
         out = {name: self.from_original(o) for name, o in self.base.known_orders().items()}
-        out["friendly"] = out["forward"]
+        out.setdefault("friendly", out["forward"])
         return out
 
     def parse_order(self, text: str) -> Order:
@@ -75,7 +76,7 @@ class ScrambledTask(Task):
         try:
             return self.from_original(self.base.parse_order(text))
         except InvalidOrderError as exc:
-            raise InvalidOrderError(f"{exc} (or 'friendly': the relabelled forward order)") from None
+            raise InvalidOrderError(f"{exc} (or 'friendly': the relabelled friendly order)") from None
 
     # ------------------------------------------------------------ identity
     def spec(self) -> dict[str, Any]:

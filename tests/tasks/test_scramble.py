@@ -55,3 +55,16 @@ def test_user_tasks_scramble_too():
     task = scrambled(from_callable(running_sum), 7)
     x, y = task.sample(4, seed=0)
     assert np.array_equal(apply_order(y, task.parse_order("friendly")), np.cumsum(x, axis=1) % 10)
+
+
+def test_a_user_tasks_own_friendly_order_survives_scrambling():
+    def backwards_sum(n, rng):  # y[i] = sum of x[i:] mod 10: friendly from the last target down
+        x = rng.integers(0, 10, size=(n, 5))
+        return x, np.cumsum(x[:, ::-1], axis=1)[:, ::-1] % 10
+
+    backwards_sum.orders = {"friendly": [4, 3, 2, 1, 0]}
+    task = scrambled(from_callable(backwards_sum), 3)
+    x, y = task.sample(4, seed=0)
+    emitted = apply_order(y, task.parse_order("friendly"))
+    assert np.array_equal(emitted, (np.cumsum(x[:, ::-1], axis=1) % 10))  # the original's friendly, token for token
+    assert task.parse_order("friendly") != task.parse_order("forward")
