@@ -156,7 +156,7 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
         ["task", "relabelling", "run", "success", "steps", "stopped", "found #1", "discovered", "minutes"], rows,
         notes="train: `orderopt train --order friendly --order unfriendly` (cpu preset, adaptive full training, two "
               "trainings side by side on the 2 cores; minutes per training; the test suite shared the cores during the "
-              "expression_tree and grid_recurrence train rows). search: `orderopt search --scramble S "
+              "expression_tree and grid_recurrence train rows, and a CI run the grid_recurrence search). search: `orderopt search --scramble S "
               "--verify --verify-top 1 --verify-random 0` with default search settings (the learnability verdict in "
               "brackets), found #1 and the baselines verified by the same full training (forward and reverse are "
               "the file's or generator's own numbering, relabelled: for recurrence4 forward is the friendly order, "
