@@ -88,7 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     ).check()
     splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
     print(f"task {task.describe()}: {task.formula}")
-    note = _print_note(splits.shortfall_note(task.name, steps=config.total_steps(), batch_size=config.batch_size))
+    note = _print_note(splits.shortfall_note(task.name, steps=config.total_steps(), batch_size=config.batch_size,
+                                             **task.rows_wording()))
     processes, _ = plan_jobs(config.device, len(orders), args.jobs)
     at_once = f", {processes} at a time" if processes > 1 else ""
     print(f"training {len(orders)} order(s) (preset {preset.name}, {_length_text(config)}{at_once})")
@@ -173,7 +174,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     print(f"task {task.describe()}: {task.formula}")
     splits = profile_splits(task, config)
     note = _print_note(splits.shortfall_note(task.name, steps=config.train.total_steps(),
-                                             batch_size=config.train.batch_size))
+                                             batch_size=config.train.batch_size, **task.rows_wording()))
     print(f"profiling {len(candidates)} orders, mode {config.mode}"
           f"{', signal ' + config.signal if config.mode == 'mixture' else ''}, preset {preset.name}, "
           f"{config.train.total_steps()} steps, seed {args.seed}")

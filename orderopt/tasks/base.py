@@ -64,13 +64,15 @@ class Splits:
         """True when some split holds fewer rows than were asked for."""
         return self.wanted is not None and any(have < want for have, want in zip(self.sizes, self.wanted))
 
-    def shortfall_note(self, name: str, *, steps: int | None = None, batch_size: int | None = None) -> str | None:
+    def shortfall_note(self, name: str, *, steps: int | None = None, batch_size: int | None = None,
+                       has: str = "has {n:,} rows", remedy: str = "More rows: write a larger file.") -> str | None:
         """One paragraph when a dataset has fewer rows than asked for: how many it has, how many
-        each split uses, and what that means for the numbers (``None`` when nothing is short)."""
+        each split uses, and what that means for the numbers (``None`` when nothing is short).
+        ``has`` and ``remedy`` word it for the source of the rows (a file, a generator)."""
         if not self.short() or self.wanted is None:
             return None
         (tr, va, te), (want_tr, want_va, want_te) = self.sizes, self.wanted
-        parts = [f"{name} has {self.available or tr + va + te:,} rows, split once by input into {tr:,} training, "
+        parts = [f"{name} {has.format(n=self.available or tr + va + te)}, split once by input into {tr:,} training, "
                  f"{va:,} validation and {te:,} test rows (asked for {want_tr:,} / {want_va:,} / {want_te:,})."]
         if tr < want_tr and steps and batch_size:
             parts.append(f"Training sees each training row about {steps * batch_size / max(tr, 1):.0f} times, so a "
@@ -81,7 +83,7 @@ class Splits:
             parts.append(f"Success is measured on {te:,} test rows (within about +-{half:.0f} points at 95%).")
         if va < want_va:
             parts.append(f"Validation losses average {va:,} rows.")
-        parts.append("More rows: write a larger file.")
+        parts.append(remedy)
         return " ".join(parts)
 
 
@@ -104,6 +106,7 @@ class Task(ABC):
     vocab_size: int
     formula: str = ""
     offset: int = 0
+    token_hint: str = ""  # how to fix a token outside 0..vocab_size-1, for the error that reports one
 
     @abstractmethod
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +195,22 @@ class Task(ABC):
         :meth:`Splits.shortfall_note`); ``None`` for a generator or a dataset with enough rows."""
         if self.rows() is None:
             return None
-        return self.splits(n_train, n_val, n_test).shortfall_note(self.name, steps=steps, batch_size=batch_size)
+        return self.splits(n_train, n_val, n_test).shortfall_note(self.name, steps=steps, batch_size=batch_size,
+                                                                  **self.rows_wording())
+
+    def rows_wording(self) -> dict[str, str]:
+        """How :meth:`data_note` words this task's fixed rows (see :meth:`Splits.shortfall_note`)."""
+        return {}
+
+    def _draw_seen(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` of a dataset task's rows drawn with replacement from its training and validation
+        parts: what reads "the task's data" (the dependency probe, the learnability check) never
+        sees a test row."""
+        train, val, _ = self.partition()
+        seen = np.concatenate([train, val])
+        x, y = self._fixed_rows()
+        rows = seen[rng.integers(0, len(seen), size=n)]
+        return x[rows], y[rows]
 
     def _fixed_rows(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self.rows()
@@ -252,7 +270,7 @@ class Task(ABC):
             if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
                 raise TaskConfigError(
                     f"task {self.name} produced {what} token {int(arr.min() if arr.min() < 0 else arr.max())} "
-                    f"outside 0..{self.vocab_size - 1}"
+                    f"outside 0..{self.vocab_size - 1}{self.token_hint}"
                 )
         return x, y
 

@@ -1,8 +1,9 @@
 """User tasks: a Python callable ``generate(n, rng) -> (x, y)`` or a dataset file.
 
 Dataset files: ``.npz`` with integer arrays ``x`` (n, input_length) and ``y`` (n, L), or JSON
-lines (``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` per line. Values
-may be any integers; they are shifted so that the smallest becomes token 0. A file may name
+(``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` (or ``x``/``y``) per line
+or one array of them. Values may be any integers; they are shifted so that the smallest becomes
+token 0. A generator of few distinct inputs is split like a file (:meth:`CallableTask.rows`). A file may name
 orders of its own: ``.npz`` arrays ``order_<name>``, or a first JSON line ``{"orders": {"<name>":
 [...]}}``; a generator its ``orders`` attribute. ``--order <name>`` then works as for built-ins.
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from orderopt.errors import DatasetError, InvalidOrderError, TaskConfigError
 from orderopt.orders import Order, validate_order
-from orderopt.tasks.base import MAX_VOCAB, Task, check_size
+from orderopt.tasks.base import MAX_VOCAB, Task, _row_keys, check_size
 
 __all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_callable", "DATASET_SUFFIXES", "TRUST_ENV",
            "trust_import", "is_trusted", "trusted_imports"]
@@ -29,6 +30,42 @@ __all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_ca
 DATASET_SUFFIXES = (".npz", ".jsonl", ".json")
 _INT_LIMIT = 2**31  # token values beyond this are not tokens (and overflow int64 arithmetic on the way)
 Generate = Callable[[int, np.random.Generator], tuple[Any, Any]]
+# A generator whose first FINITE_PROBE_ROWS draws hold fewer than LARGE_SPACE_SHARE new inputs is
+# drawn on until a chunk brings fewer than SATURATED_SHARE new ones: its inputs are few, and held-out
+# rows unseen in a 100,000-row training draw would run out, so its rows are split like a file's.
+FINITE_PROBE_ROWS = 16_384
+FINITE_PROBE_CHUNKS = 16
+LARGE_SPACE_SHARE = 0.9  # ~80,000+ equally likely inputs
+SATURATED_SHARE = 0.05
+
+
+def _is_integral(value: Any) -> bool:
+    """A JSON number that is an integer (``3`` or ``3.0``; not ``true``, not ``3.5``)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def as_tokens(arr: np.ndarray, where: str, error: type[Exception]) -> np.ndarray:
+    """``arr`` as int64: integers and booleans as they are, floats only when every value is a
+    whole number (data that passed through pandas or float arithmetic); anything else refused
+    in one line that says how to fix it."""
+    if arr.dtype == np.bool_:
+        return arr.astype(np.int64)
+    numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    if numeric and arr.size and np.isfinite(arr).all() and (arr.max() > _INT_LIMIT or arr.min() < -_INT_LIMIT):
+        raise error(f"{where} holds values up to {arr.max()!r}; token values must lie within +-{_INT_LIMIT}: map "
+                    "them to a smaller range")
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating):
+        whole = np.isfinite(arr) & (arr == np.round(arr))
+        if whole.all():
+            return arr.astype(np.int64)
+        bad = arr[~whole].ravel()[0]
+        raise error(f"{where} holds non-integer values (e.g. {bad!r}); tokens are integers: round or bin the values "
+                    "into a few integer levels")
+    raise error(f"{where} has dtype {arr.dtype}; it must hold integers")
 
 
 TRUST_ENV = "ORDEROPT_TRUSTED_IMPORTS"  # comma-separated modules (or module:function) this process may import
@@ -88,11 +125,17 @@ def _load_file_module(module_name: str) -> Any:
         raise TaskConfigError(f"cannot import {module_name!r}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[key] = module  # before exec: pickling (worker processes) looks the module up by name
+    folder = str(path.parent)
+    sys.path.insert(0, folder)  # its sibling modules import as under `python file.py`
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # a user's file: report it in one line
         del sys.modules[key]
         raise TaskConfigError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.path.remove(folder)
+        if folder not in sys.path:
+            sys.path.append(folder)  # last: imports made later, inside generate, still find them
     return module
 
 
@@ -143,7 +186,10 @@ class CallableTask(Task):
     """Wraps ``generate(n, rng) -> (x, y)``; ``y`` must already be in canonical order. Named
     orders come from ``known_orders`` or from the function's own ``orders`` attribute
     (``generate.orders = {"friendly": [...]}``), so a generator named on the command line brings
-    its orders along."""
+    its orders along; likewise ``generate.vocab_size`` when its largest token is rare (else the
+    largest token of a 16,384-row draw sets it)."""
+
+    token_hint = "; set generate.vocab_size to the largest token + 1"
 
     def __init__(
         self,
@@ -166,17 +212,65 @@ class CallableTask(Task):
             raise TaskConfigError(
                 f"task {name}: generate(n, rng) must return two 2-D integer arrays with n rows, got shapes {x.shape}, {y.shape}"
             )
-        if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
-            raise TaskConfigError(f"task {name}: generate must return integer arrays, got {x.dtype}, {y.dtype}")
+        x, y = (as_tokens(a, f"task {name}: generate's {k}", TaskConfigError) for a, k in ((x, "x"), (y, "y")))
         self.input_length, self.length = int(x.shape[1]), int(y.shape[1])
-        self.vocab_size = int(vocab_size) if vocab_size else int(max(x.max(), y.max())) + 1
+        if min(x.min(), y.min()) < 0:
+            raise TaskConfigError(f"task {name}: generate returned the value {int(min(x.min(), y.min()))}; a generator "
+                                  "returns token ids, integers from 0: shift its values up")
+        vocab_size = vocab_size or getattr(generate, "vocab_size", None)
+        if not vocab_size:  # the largest token of a larger draw: a rare large value must not end a run later
+            wide = np.concatenate([a.ravel() for a in self._draw(FINITE_PROBE_ROWS, np.random.default_rng(1))])
+            vocab_size = int(max(x.max(), y.max(), wide.max())) + 1
+        self.vocab_size = int(vocab_size)
         check_size(name, self.length, self.input_length, self.vocab_size)
         self._check(x, y, 256)
         own = _named_orders(getattr(generate, "orders", None), self.length, f"task {name}: {name}.orders", TaskConfigError)
         self._known = {**own, **_named_orders(known_orders, self.length, f"task {name}", TaskConfigError)}
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return self._generate(n, rng)
+        if self.rows() is not None:  # few distinct inputs: drawn from the fixed rows, never a test row
+            return self._draw_seen(n, rng)
+        return self._draw(n, rng)
+
+    def _draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._generate(n, rng)
+        return (as_tokens(np.asarray(a), f"task {self.name}: generate's {k}", TaskConfigError)
+                for a, k in ((x, "x"), (y, "y")))
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``None`` for a generator of many distinct inputs; for one of few (a small input space,
+        which held-out rows unseen in training would soon exhaust), the rows it draws, kept once
+        per input and then split like a dataset file (:meth:`Task.partition`)."""
+        if not hasattr(self, "_finite_rows"):
+            self._finite_rows = self._collect_finite_rows()
+        return self._finite_rows
+
+    def _collect_finite_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Draw chunks until they bring almost no new input (a finite space: its rows) or until
+        the space looks large (a first chunk nearly all new, or no saturation within the cap)."""
+        rng = np.random.default_rng(0xF1417E)
+        seen: set = set()
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        for chunk in range(FINITE_PROBE_CHUNKS):
+            x, y = self._check(*self._draw(FINITE_PROBE_ROWS, rng), FINITE_PROBE_ROWS)
+            keys = _row_keys(x)
+            _, first = np.unique(keys, return_index=True)
+            first = np.sort(first)
+            fresh = first[np.fromiter((k not in seen for k in keys[first].tolist()), bool, len(first))]
+            share_new = len(fresh) / FINITE_PROBE_ROWS
+            if chunk == 0 and share_new >= LARGE_SPACE_SHARE:
+                return None
+            seen.update(keys[fresh].tolist())
+            xs.append(x[fresh])
+            ys.append(y[fresh])
+            if share_new < SATURATED_SHARE:
+                return np.concatenate(xs), np.concatenate(ys)
+        return None
+
+    def rows_wording(self) -> dict[str, str]:
+        return {"has": "draws only {n:,} distinct inputs (kept as fixed rows)",
+                "remedy": "More rows: a generator with more distinct inputs (longer inputs or more values)."}
 
     def known_orders(self) -> dict[str, Order]:
         return {**super().known_orders(), **self._known}
@@ -227,57 +321,77 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("x", "y") if k not in data.files]
             if missing:
-                raise DatasetError(f"{path}: missing array(s) {', '.join(missing)}; save with np.savez(path, x=..., y=...)")
+                raise DatasetError(f"{path}: missing array(s) {', '.join(missing)} (it holds {', '.join(data.files) or 'none'}); "
+                                   "save with np.savez(path, x=..., y=...)")
             x, y = data["x"], data["y"]
             orders = {k[len(ORDER_PREFIX):]: data[k].ravel().tolist() for k in data.files if k.startswith(ORDER_PREFIX)}
     except DatasetError:
         raise
     except Exception as exc:
         raise DatasetError(f"{path}: not a readable .npz file ({exc}); save with np.savez(path, x=..., y=...)") from None
+    x, y = as_tokens(x, f"{path}: array x", DatasetError), as_tokens(y, f"{path}: array y", DatasetError)
     for arr, key in ((x, "x"), (y, "y")):
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise DatasetError(f"{path}: array {key} has dtype {arr.dtype}; it must hold integers")
         if arr.ndim != 2:
             raise DatasetError(f"{path}: array {key} has shape {arr.shape}; it must be 2-D (samples, positions)")
-        if arr.size and (int(arr.max()) > _INT_LIMIT or int(arr.min()) < -_INT_LIMIT):
-            raise DatasetError(f"{path}: array {key} holds values up to {int(arr.max())}; token values must lie "
-                               f"within +-{_INT_LIMIT}")
     if len(x) != len(y):
         raise DatasetError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match")
     return x.astype(np.int64), y.astype(np.int64), orders
+
+
+FIELDS = {"input": ("input", "x"), "target": ("target", "y")}  # a row's fields and the names they may go by
+
+
+def _json_rows(path: Path) -> list[tuple[str, Any]]:
+    """A JSON file's rows with where each stands: JSON lines (one object per line), or a file
+    holding one JSON array of objects (what ``json.dump(rows, f)`` writes)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    if text.lstrip().startswith("["):
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None  # JSON lines whose first line is an array: reported line by line below
+        if isinstance(whole, list):
+            return [(f"item {i}", row) for i, row in enumerate(whole)]
+    rows = []
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((f"line {no}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}, line {no}: not valid JSON ({exc.msg}); each line must be {{\"input\": [...], "
+                               "\"target\": [...]}") from None
+    return rows
 
 
 def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
     xs: list[list[int]] = []
     ys: list[list[int]] = []
     orders: dict[str, list[int]] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from None
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}, line {no}: not valid JSON ({exc.msg}); each line must be {{\"input\": [...], \"target\": [...]}}") from None
+    for where, row in _json_rows(path):
         if not isinstance(row, dict):
-            raise DatasetError(f"{path}, line {no}: expected an object with fields input and target")
-        if not xs and not orders and set(row) == {"orders"}:  # a header line: the dataset's named orders
+            raise DatasetError(f"{path}, {where}: expected an object with fields input and target")
+        if not xs and not orders and set(row) == {"orders"}:  # a header: the dataset's named orders
             if not isinstance(row["orders"], dict):
-                raise DatasetError(f"{path}, line {no}: field 'orders' must map names to lists of target indices")
+                raise DatasetError(f"{path}, {where}: field 'orders' must map names to lists of target indices")
             orders = row["orders"]
             continue
         for field, out in (("input", xs), ("target", ys)):
-            seq = row.get(field)
-            if not isinstance(seq, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in seq):
-                raise DatasetError(f"{path}, line {no}: field {field!r} must be a list of integers, got {seq!r:.60}")
+            name = next((n for n in FIELDS[field] if n in row), field)
+            seq = row.get(name)
+            if not isinstance(seq, list) or not all(_is_integral(v) for v in seq):
+                got = f"got {seq!r:.60}" if name in row else f"the object has fields {', '.join(map(repr, row))}"
+                raise DatasetError(f"{path}, {where}: field {field!r} (or {FIELDS[field][1]!r}) must be a list of "
+                                   f"integers, {got}")
+            seq = [int(v) for v in seq]
             if any(abs(v) > _INT_LIMIT for v in seq):
-                raise DatasetError(f"{path}, line {no}: field {field!r} holds a value beyond +-{_INT_LIMIT}; token "
+                raise DatasetError(f"{path}, {where}: field {name!r} holds a value beyond +-{_INT_LIMIT}; token "
                                    "values must be small integers")
             if out and len(seq) != len(out[0]):
-                raise DatasetError(f"{path}, line {no}: field {field!r} has length {len(seq)}, earlier lines have {len(out[0])}")
+                raise DatasetError(f"{path}, {where}: field {name!r} has length {len(seq)}, earlier rows have {len(out[0])}")
             out.append(seq)
     if not xs:
         raise DatasetError(f"{path}: no samples; write one JSON object per line")
@@ -305,7 +419,7 @@ class DatasetTask(Task):
             raise DatasetError(f"{path}: values span {low}..{high} ({high - low + 1} tokens: x holds "
                                f"{int(x.min())}..{int(x.max())}, y holds {int(y.min())}..{int(y.max())}), above "
                                f"orderopt's limit of {MAX_VOCAB} distinct tokens; map them to a smaller range")
-        self.offset = -low if low < 0 else 0
+        self.offset = -low  # the smallest value becomes token 0: the span, not the largest value, sets the vocabulary
         self.x, self.y = x + self.offset, y + self.offset
         self.name = name or self.path.name  # with its suffix: data.npz and data.jsonl are two tasks
         self.length, self.input_length = int(y.shape[1]), int(x.shape[1])
@@ -328,12 +442,8 @@ class DatasetTask(Task):
         return {**super().known_orders(), **self._known}
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` rows drawn with replacement from the training and validation parts: what reads
-        "the task's data" (the dependency probe, the learnability check) never sees a test row."""
-        train, val, _ = self.partition()
-        seen = np.concatenate([train, val])
-        rows = seen[rng.integers(0, len(seen), size=n)]
-        return self.x[rows], self.y[rows]
+        """``n`` rows drawn with replacement from the training and validation parts (never a test row)."""
+        return self._draw_seen(n, rng)
 
     def spec(self) -> dict[str, Any]:
         return {"name": "file", "path": str(self.path)}

@@ -34,7 +34,7 @@ class ScrambledTask(Task):
         self._to_scrambled = invert(self.relabel)  # original index i -> scrambled index
         self.name = f"{base.name}-scrambled{self.scramble_seed}"
         self.length, self.input_length = base.length, base.input_length
-        self.vocab_size, self.offset = base.vocab_size, base.offset
+        self.vocab_size, self.offset, self.token_hint = base.vocab_size, base.offset, base.token_hint
         self.formula = f"{base.formula} [targets relabelled by scramble seed {self.scramble_seed}]"
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +49,9 @@ class ScrambledTask(Task):
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         rows = self.base.rows()
         return None if rows is None else self._relabelled(*rows)
+
+    def rows_wording(self) -> dict[str, str]:
+        return self.base.rows_wording()
 
     def _relabelled(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x, np.asarray(y)[:, list(self.relabel)]

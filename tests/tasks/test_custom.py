@@ -82,9 +82,11 @@ def test_npz_dataset(tmp_path):
     [
         ('{"input": [1, 2], "target": [3]}\n{"input": [1], "target": [3]}\n', "line 2: field 'input' has length 1"),
         ('{"input": [1, 2], "target": [3]}\nnot json\n', "line 2: not valid JSON"),
-        ('{"input": [1, 2], "target": ["a"]}\n', "line 1: field 'target' must be a list of integers"),
-        ('{"input": [1, 2]}\n', "line 1: field 'target'"),
-        ("[1, 2]\n", "line 1: expected an object"),
+        ('{"input": [1, 2], "target": ["a"]}\n', "line 1: field 'target' \\(or 'y'\\) must be a list of integers"),
+        ('{"input": [1, 2]}\n', "line 1: field 'target'.*the object has fields 'input'"),
+        ('[{"input": [1, 2], "target": [3]}, {"input": [1, 2]}]', "item 1: field 'target'"),
+        ("[1, 2]\n", "item 0: expected an object"),
+        ('{"input": [1], "target": [2]}\n[1, 2]\n', "line 2: expected an object"),
         ("\n\n", "no samples"),
     ],
 )
@@ -99,9 +101,12 @@ def test_malformed_npz(tmp_path):
     np.savez(tmp_path / "a.npz", x=np.zeros((3, 2), int))
     with pytest.raises(DatasetError, match="missing array"):
         from_file(tmp_path / "a.npz")
-    np.savez(tmp_path / "b.npz", x=np.zeros((3, 2)), y=np.zeros((3, 2), int))
-    with pytest.raises(DatasetError, match="dtype float64"):
+    np.savez(tmp_path / "b.npz", x=np.full((3, 2), 0.5), y=np.zeros((3, 2), int))
+    with pytest.raises(DatasetError, match="array x holds non-integer values"):
         from_file(tmp_path / "b.npz")
+    np.savez(tmp_path / "s.npz", x=np.array([["a", "b"]] * 3), y=np.zeros((3, 2), int))
+    with pytest.raises(DatasetError, match="dtype <U1"):
+        from_file(tmp_path / "s.npz")
     (tmp_path / "c.npz").write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="not a readable .npz"):
         from_file(tmp_path / "c.npz")
@@ -163,3 +168,84 @@ def test_a_generator_named_by_file_travels_to_other_processes(tmp_path):
     again = pickle.loads(pickle.dumps(task))  # what a training worker process receives
     assert again.spec() == task.spec() and np.array_equal(again.sample(8, 0)[1], task.sample(8, 0)[1])
     assert again.parse_order("backwards") == (2, 1, 0)
+
+
+def test_whole_floats_and_booleans_are_tokens(tmp_path):
+    """Data that passed through pandas (floats holding whole numbers) or booleans load as tokens."""
+    x = np.arange(60).reshape(20, 3) % 5
+    np.savez(tmp_path / "f.npz", x=x.astype(float), y=(x > 2))
+    task = from_file(tmp_path / "f.npz")
+    assert task.vocab_size == 5 and np.array_equal(task.rows()[1], (x > 2).astype(int))
+    write_jsonl(tmp_path / "f.jsonl", [{"input": [float(i), 2], "target": [3.0]} for i in (1, 2, 3)])
+    assert from_file(tmp_path / "f.jsonl").rows()[0].tolist() == [[0, 1], [1, 1], [2, 1]]  # 1 is the smallest
+    task = from_callable(lambda n, rng: (rng.random((n, 4)) < 0.5, np.cumsum(rng.random((n, 2)) < 0.5, axis=1) * 1.0))
+    assert task.sample(5, 0)[0].dtype == np.int64
+    with pytest.raises(TaskConfigError, match="generate's y holds non-integer values"):
+        from_callable(lambda n, rng: (np.zeros((n, 2), int), rng.random((n, 3))))
+
+
+def three_digit_sums(n, rng):
+    """A generator of only 1,000 distinct inputs: held-out rows unseen in training run out."""
+    x = rng.integers(0, 10, size=(n, 3))
+    return x, np.cumsum(x, axis=1) % 10
+
+
+def test_a_generator_of_few_inputs_is_split_like_a_file():
+    task = from_callable(three_digit_sums)
+    x, y = task.rows()
+    assert len(x) == 1000 and len(set(map(tuple, x.tolist()))) == 1000
+    s = task.splits(100_000, 1_000, 2_000, seed=0)  # the cpu preset's request
+    assert s.sizes == (800, 100, 100) and s.short()
+    train_keys = set(map(tuple, s.x_train.tolist()))
+    assert not train_keys & set(map(tuple, s.x_val.tolist())) and not train_keys & set(map(tuple, s.x_test.tolist()))
+    note = task.data_note(100_000, 1_000, 2_000, steps=1_500, batch_size=256)
+    assert "draws only 1,000 distinct inputs" in note and "more distinct inputs" in note
+    probe_x, _ = task.sample(500, 0)  # what reads the task's data never sees a test row
+    assert not set(map(tuple, probe_x.tolist())) & set(map(tuple, s.x_test.tolist()))
+
+
+def test_a_generator_of_many_inputs_draws_fresh_rows():
+    task = from_callable(running_sum)
+    assert task.rows() is None and task.data_note(100, 10, 10) is None
+    assert task.splits(2_000, 128, 128, seed=0).sizes == (2_000, 128, 128)
+
+
+def rare_large_value(n, rng):
+    """Its largest value (9) turns up about once in 5,000 rows: rarely in a 256-row sample."""
+    x = rng.integers(0, 5, size=(n, 4))
+    x[rng.random(n) < 2e-4, 0] = 9
+    return x, np.cumsum(x, axis=1) % 10
+
+
+def test_generator_tokens_set_the_vocabulary_from_a_large_draw():
+    assert from_callable(rare_large_value).vocab_size == 10
+    with pytest.raises(TaskConfigError, match="returns token ids, integers from 0: shift its values up"):
+        from_callable(lambda n, rng: (rng.integers(-3, 3, (n, 2)), rng.integers(0, 3, (n, 2))))
+    declared = lambda n, rng: (rng.integers(0, 3, (n, 2)), rng.integers(0, 3, (n, 2)))  # noqa: E731
+    declared.vocab_size = 12
+    task = from_callable(declared)
+    assert task.vocab_size == 12
+    task.vocab_size = 2
+    with pytest.raises(TaskConfigError, match="set generate.vocab_size"):
+        task.sample(100, 0)
+
+
+def test_json_array_files_and_x_y_fields(tmp_path):
+    """What users write without reading the format: ``json.dump(rows, f)`` and fields named x / y."""
+    rows = [{"x": [i % 7, i % 5], "y": [(i % 7 + i % 5) % 4]} for i in range(40)]
+    (tmp_path / "rows.json").write_text(json.dumps([{"orders": {"only": [0]}}] + rows))
+    task = from_file(tmp_path / "rows.json")
+    assert len(task.rows()[0]) == 40 and task.parse_order("only") == (0,)
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    assert np.array_equal(from_file(tmp_path / "rows.jsonl").rows()[1], task.rows()[1])
+
+
+def test_a_generator_file_imports_its_sibling_modules(tmp_path):
+    """As under ``python task.py``: the file's own folder is searched for the modules it imports."""
+    folder = tmp_path / "mytask"
+    folder.mkdir()
+    (folder / "digits_helper.py").write_text("def draw(n, rng):\n    return rng.integers(0, 10, (n, 6))\n")
+    (folder / "task.py").write_text("import numpy as np\nfrom digits_helper import draw\n\n"
+                                    "def generate(n, rng):\n    x = draw(n, rng)\n    return x, np.cumsum(x, 1) % 10\n")
+    task = from_callable(f"{folder / 'task.py'}:generate")
+    assert task.length == 6 and task_from_spec(task.spec()).length == 6
