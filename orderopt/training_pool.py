@@ -56,6 +56,17 @@ def plan_jobs(device: str | None, count: int, jobs: int | None = None) -> tuple[
     return jobs, max(1, cores // jobs) if jobs > 1 else torch.get_num_threads()
 
 
+CHILD_ENV = "ORDEROPT_TRAINING_CHILD"  # set in a training pool's child process
+
+
+def refuse_in_child(what: str) -> None:
+    """A training child that is asked to start a search or a pool has re-run a user script's
+    top-level code while importing its generator: stop it with the fix, not a process cascade."""
+    if os.environ.get(CHILD_ENV):
+        raise ConfigError(f"{what} was called while a training worker imported your task's file: its top-level code "
+                          "runs again there; put the script's work under `if __name__ == \"__main__\":`")
+
+
 def _train_in_child(task: Task, order: Order, shape: ModelShape, config: TrainConfig, splits: Splits,
                     threads: int) -> tuple[dict, TrainResult, SuccessReport]:
     torch.set_num_threads(threads)
@@ -79,7 +90,7 @@ class _Child:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "orderopt.training_pool", json.dumps(sys.path), str(self.inp), str(self.out)],
-                stdout=subprocess.DEVNULL, stderr=log)
+                stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, CHILD_ENV: "1"})
 
     def result(self) -> tuple:
         if self.process.returncode != 0:
@@ -105,7 +116,10 @@ def train_each(
     orders = [validate_order(o, task.length) for o in orders]
     config.check()
     splits = splits or task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+    refuse_in_child("train_each")
     processes, threads = plan_jobs(config.device, len(orders), jobs)
+    if not task.portable():  # a lambda or a notebook's function: no other process can rebuild it
+        processes, threads = 1, torch.get_num_threads()
     if processes == 1:
         for i, order in enumerate(orders):
             result = train(task, order, shape, config, splits=splits, progress=progress)

@@ -75,3 +75,55 @@ def test_abandoning_the_trainings_stops_the_worker_processes():
     assert first.index in (0, 1)  # the other first training is (almost always) still running here
     trainings.close()
     assert _training_children() == []
+
+
+def test_a_generator_no_other_process_can_import_trains_in_process():
+    """A lambda or a notebook's function cannot be rebuilt in a child: the pool trains it here."""
+    import numpy as np
+
+    from orderopt.tasks import from_callable
+
+    task = from_callable(lambda n, rng: (lambda x: (x, np.cumsum(x, axis=1) % 10))(rng.integers(0, 10, (n, 4))))
+    preset = get_preset("tiny")
+    config = with_overrides(preset.final_train, steps=10)
+    trained = list(train_each(task, [(0, 1, 2, 3), (3, 2, 1, 0)], preset.final_model, config, jobs=2, progress=False))
+    assert sorted(t.index for t in trained) == [0, 1] and not task.portable()
+
+
+SCRIPT = '''
+import numpy as np
+from orderopt.presets import get_preset
+from orderopt.tasks import from_callable
+from orderopt.training import with_overrides
+from orderopt.training_pool import train_each
+
+def generate(n, rng):
+    x = rng.integers(0, 10, (n, 4))
+    return x, np.cumsum(x, axis=1) % 10
+
+def main():
+    task = from_callable(generate)
+    preset = get_preset("tiny")
+    config = with_overrides(preset.final_train, steps=10)
+    orders = [(0, 1, 2, 3), (3, 2, 1, 0)]
+    print(sorted(t.index for t in train_each(task, orders, preset.final_model, config, jobs=2, progress=False)))
+
+{call}
+'''
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_script_s_own_generator_trains_in_worker_processes(tmp_path, guarded):
+    """A function defined in the running script is imported by path in the children; a script
+    whose work is not under the __main__ guard gets the fix instead of a cascade of processes."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "my_script.py"
+    script.write_text(SCRIPT.replace("{call}", 'if __name__ == "__main__":\n    main()' if guarded else "main()"))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    if guarded:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.strip() == "[0, 1]"
+    else:
+        assert proc.returncode != 0 and 'put the script\'s work under `if __name__ == "__main__":`' in proc.stderr

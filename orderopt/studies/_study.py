@@ -20,6 +20,7 @@ from orderopt.samplers._compat import storage_of
 from orderopt.storage import get_storage
 from orderopt.studies._spec import SEARCH_SETTINGS, StudySpec, is_orderopt_study, read_spec, write_spec
 from orderopt.tasks import Task, spec_label, task_from_spec
+from orderopt.training_pool import refuse_in_child
 
 __all__ = ["create_study", "load_study", "study_exists", "discard_if_empty", "task_of", "default_study_name", "sampler_for", "pruner_for", "probe_of",
            "PROBE_ATTR", "LEARNABILITY_ATTR", "learnability_of", "HEARTBEAT_S",
@@ -109,6 +110,7 @@ def create_study(
     ``prior="dependency"`` (the default) first runs the dependency probe (``log`` hears about it).
 
     Everything is checked before anything is written: a bad setting leaves no study behind."""
+    refuse_in_child("create_study")
     unknown = sorted(set(settings) - set(SEARCH_SETTINGS))
     if unknown:
         raise ConfigError(f"unknown search setting(s) {', '.join(unknown)}; use {', '.join(SEARCH_SETTINGS)}")

@@ -131,6 +131,11 @@ class Task(ABC):
         x, y = self.generate(int(n), np.random.default_rng(seed))
         return self._check(x, y, n)
 
+    def portable(self) -> bool:
+        """Whether another Python process can rebuild this task from its pickle (a generator
+        defined in a notebook or as a lambda cannot): training pools run it in-process if not."""
+        return True
+
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The task's fixed rows ``(x, y)`` when it is a dataset (a file) rather than a
         generator; ``None`` (the default) for a task that draws new rows on demand."""

@@ -24,7 +24,7 @@ from orderopt.errors import DatasetError, InvalidOrderError, TaskConfigError
 from orderopt.orders import Order, validate_order
 from orderopt.tasks.base import MAX_VOCAB, Task, _row_keys, check_size
 
-__all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "load_callable", "DATASET_SUFFIXES", "TRUST_ENV",
+__all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "import_path_of", "load_callable", "DATASET_SUFFIXES", "TRUST_ENV",
            "trust_import", "is_trusted", "trusted_imports"]
 
 DATASET_SUFFIXES = (".npz", ".jsonl", ".json")
@@ -275,6 +275,9 @@ class CallableTask(Task):
     def known_orders(self) -> dict[str, Order]:
         return {**super().known_orders(), **self._known}
 
+    def portable(self) -> bool:
+        return self.import_path is not None
+
     def __reduce__(self):
         """Pickled by import path when it has one (another process, e.g. a training worker,
         imports the function again, from a file too); an in-memory function pickles as usual."""
@@ -285,8 +288,8 @@ class CallableTask(Task):
     def spec(self) -> dict[str, Any]:
         if not self.import_path:
             raise TaskConfigError(
-                f"task {self.name} was built from an in-memory function; build it with "
-                "from_callable('package.module:function') so other workers can import it"
+                f"task {self.name} was built from a function other processes cannot import (a lambda, a nested "
+                "function or a notebook cell); define generate at the top level of a .py file or module"
             )
         return {"name": "callable", "import_path": self.import_path, "vocab_size": self.vocab_size}
 
@@ -298,19 +301,37 @@ def _rebuild_callable(import_path: str, name: str, vocab_size: int, known: dict[
                         import_path=import_path)
 
 
+def import_path_of(function: Any) -> str | None:
+    """``module:function`` (or ``/abs/file.py:function`` for a running script) of a function
+    defined at the top level of a module or script file; ``None`` for a lambda, a nested
+    function or one defined in a notebook, which other processes cannot import."""
+    name = getattr(function, "__qualname__", "")
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    if not name.isidentifier() or module is None or getattr(module, name, None) is not function:
+        return None
+    if module.__name__ != "__main__":
+        return f"{module.__name__}:{name}"
+    file = getattr(module, "__file__", None)
+    return f"{Path(file).resolve()}:{name}" if file and file.endswith(".py") else None
+
+
 def from_callable(generate: Generate | str, *, name: str | None = None, trusted: bool = True,
                   **kwargs: Any) -> CallableTask:
     """Public constructor for a user task; ``generate`` may be an import path ``mod:function``,
     which the caller thereby trusts (see :func:`is_trusted`)."""
-    if isinstance(generate, str):
-        path = normalise_import_path(generate)
-        if trusted:
-            trust_import(path)
-        module_name, attr = _split_import_path(path)
-        default = Path(module_name).stem if is_file_path(module_name) else module_name.rsplit(".", 1)[-1]
-        return CallableTask(load_callable(path), name=name or (default if attr == "generate" else attr),
-                            import_path=path, **kwargs)
-    return CallableTask(generate, name=name or getattr(generate, "__name__", "custom"), **kwargs)
+    if not isinstance(generate, str):
+        derived = import_path_of(generate)
+        if derived is not None and trusted:  # top-level: a study stores it, other processes import it by path
+            trust_import(derived)
+        return CallableTask(generate, name=name or getattr(generate, "__name__", "custom"), import_path=derived,
+                            **kwargs)
+    path = normalise_import_path(generate)
+    if trusted:
+        trust_import(path)
+    module_name, attr = _split_import_path(path)
+    default = Path(module_name).stem if is_file_path(module_name) else module_name.rsplit(".", 1)[-1]
+    return CallableTask(load_callable(path), name=name or (default if attr == "generate" else attr),
+                        import_path=path, **kwargs)
 
 
 ORDER_PREFIX = "order_"  # .npz arrays order_<name>: the dataset's named orders

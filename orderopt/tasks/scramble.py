@@ -50,6 +50,9 @@ class ScrambledTask(Task):
         rows = self.base.rows()
         return None if rows is None else self._relabelled(*rows)
 
+    def portable(self) -> bool:
+        return self.base.portable()
+
     def rows_wording(self) -> dict[str, str]:
         return self.base.rows_wording()
 

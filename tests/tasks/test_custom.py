@@ -21,8 +21,12 @@ def test_callable_task():
     x, y = task.sample(10, 0)
     assert np.array_equal(y, np.cumsum(x, axis=1) % 10)
     assert task.parse_order("odd-first") == (1, 3, 0, 2, 4)
-    with pytest.raises(TaskConfigError, match="in-memory function"):
-        task.spec()
+    # a top-level function is found by its import path: a study can store it, workers import it
+    assert task.spec()["import_path"] == "tests.tasks.test_custom:running_sum" and task.portable()
+    nested = from_callable(lambda n, rng: running_sum(n, rng))
+    assert not nested.portable()
+    with pytest.raises(TaskConfigError, match="other processes cannot import.*top level of a .py file"):
+        nested.spec()
 
 
 def test_callable_by_import_path_roundtrips():
