@@ -156,12 +156,17 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
         ["task", "relabelling", "run", "success", "steps", "stopped", "found #1", "discovered", "minutes"], rows,
         notes="train: `orderopt train --order friendly --order unfriendly` (cpu preset, adaptive full training, two "
               "trainings side by side on the 2 cores; minutes per training; the test suite shared the cores during the "
-              "expression_tree and grid_recurrence train rows, and a CI run the grid_recurrence search). search: `orderopt search --scramble S "
+              "expression_tree and grid_recurrence train rows, a CI run the grid_recurrence relabelling-1 search, and "
+              "test runs the relabelling-2 searches of recurrence4 and expression_tree and the first minutes of "
+              "grid_recurrence's). search: `orderopt search --scramble S "
               "--verify --verify-top 1 --verify-random 0` with default search settings (the learnability verdict in "
               "brackets), found #1 and the baselines verified by the same full training (forward and reverse are "
               "the file's or generator's own numbering, relabelled: for recurrence4 forward is the friendly order, "
               "for the two files, whose numbering is shuffled, it is not); discovered when found #1's success is at "
               f"least the friendly order's minus {DISCOVERY_TOLERANCE}; minutes for search and verification together. "
+              + "Rows were added by runs of this script on subsets (--tasks, --scrambles); each record in the .jsonl "
+                "names its commit (the commits between them did not change what these three tasks run); "
+                "`python benchmarks/user_tasks.py` runs what is missing and rewrites this table. "
               + host_notes(records),
     )
 
