@@ -219,8 +219,8 @@ class CallableTask(Task):
                                   "returns token ids, integers from 0: shift its values up")
         vocab_size = vocab_size or getattr(generate, "vocab_size", None)
         if not vocab_size:  # the largest token of a larger draw: a rare large value must not end a run later
-            wide = np.concatenate([a.ravel() for a in self._draw(FINITE_PROBE_ROWS, np.random.default_rng(1))])
-            vocab_size = int(max(x.max(), y.max(), wide.max())) + 1
+            wide = max(int(a.max()) for a in self._draw(FINITE_PROBE_ROWS, np.random.default_rng(1)))
+            vocab_size = max(int(x.max()), int(y.max()), wide) + 1
         self.vocab_size = int(vocab_size)
         check_size(name, self.length, self.input_length, self.vocab_size)
         self._check(x, y, 256)
@@ -356,7 +356,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]
             raise DatasetError(f"{path}: array {key} has shape {arr.shape}; it must be 2-D (samples, positions)")
     if len(x) != len(y):
         raise DatasetError(f"{path}: x has {len(x)} rows but y has {len(y)}; they must match")
-    return x.astype(np.int64), y.astype(np.int64), orders
+    return x, y, orders  # int64 already (as_tokens)
 
 
 FIELDS = {"input": ("input", "x"), "target": ("target", "y")}  # a row's fields and the names they may go by
