@@ -73,7 +73,7 @@ def train_runs(cache: RunCache, name: str, text: str, seed: int) -> dict[str, di
     return {o: cache.get(fields[o]) for o in orders}
 
 
-def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int) -> dict:
+def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, refresh: bool = False) -> dict:
     """``orderopt search --scramble S --verify`` as a user runs it (found #1 and the forward and
     reverse baselines verified), in its own SQLite study; the terminal output is kept beside it."""
     fields = {"task": name, "kind": "search", "scramble": scramble, "order": None, "seed": seed}
@@ -81,6 +81,9 @@ def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int) 
     def run() -> dict:
         CACHE.mkdir(parents=True, exist_ok=True)
         stem = CACHE / f"{name}-s{scramble}-seed{seed}"
+        if refresh:
+            for old in CACHE.glob(f"{stem.name}.db*"):
+                old.unlink()
         argv = [sys.executable, "-m", "orderopt", "search", "--task", text, "--scramble", str(scramble), "--seed",
                 str(seed), "--storage", f"sqlite:///{stem}.db", "--verify", "--verify-top", "1", "--verify-random",
                 "0", "--quiet", "--json"]
@@ -101,7 +104,7 @@ def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int) 
                 "probe_explained": (doc.get("dependency_probe") or {}).get("explained"),
                 "machine": machine(), "commit": commit()}
 
-    return cache.run(fields, run)
+    return cache.run(fields, run, refresh=refresh)
 
 
 def main() -> None:
@@ -110,6 +113,8 @@ def main() -> None:
     ap.add_argument("--scrambles", default="1,2,3")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-search", action="store_true", help="only the friendly/unfriendly trainings")
+    ap.add_argument("--refresh", action="store_true",
+                    help="search again (a new study) even where a run is cached; the .jsonl keeps the old record")
     args = ap.parse_args()
     examples = example_tasks()
     names = args.tasks.split(",") if args.tasks else list(examples)
@@ -120,7 +125,7 @@ def main() -> None:
         if args.skip_search:
             continue
         for scramble in (int(s) for s in args.scrambles.split(",")):
-            rec = search_run(cache, name, examples[name], scramble, args.seed)
+            rec = search_run(cache, name, examples[name], scramble, args.seed, refresh=args.refresh)
             print(name, scramble, rec["found"], rec["found_success"], rec["seconds"], flush=True)
     write(cache, examples)
 

@@ -124,7 +124,8 @@ def probe_line(study: optuna.Study) -> str | None:
         return None
     entropy = probe.get("entropy") or []
     explained = sum(h < 0.1 for h in entropy)
-    role = ("a seed of global-1 and a tournament entrant that stays found #1 unless another profiles 1% better"
+    role = ("a seed of global-1 and a tournament entrant that stays found #1 unless an order that keeps the "
+            "dependencies it found profiles 1% better"
             if probe.get("explained") else "a seed of global-1 only (not every target was determined)")
     return (f"dependency probe: {explained} of {len(entropy)} targets determined by at most 3 earlier tokens "
             f"({probe.get('seconds', 0):.0f} s); its order {format_order(tuple(probe['order']))} is {role}")

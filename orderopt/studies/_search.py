@@ -15,6 +15,7 @@ profile seeds; found #1 is the order with the best mean log score there.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 import uuid
@@ -107,8 +108,9 @@ def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, 
     """The ``top`` orders, friendliest first: the tournament's entrants by their mean log score
     there (when the study has run its tournament), then every other order by its mean
     comparable score over all its evaluations. An explained dependency-probe order that entered
-    the tournament comes first unless an entrant beat it by :data:`PRIOR_MARGIN`. Each comes
-    with a trial number that holds it."""
+    the tournament comes first unless an entrant that keeps the probe's dependencies (places every
+    target after the targets that explain it) beat it by :data:`PRIOR_MARGIN`; an entrant that
+    breaks one is never first, however it profiled. Each comes with a trial number that holds it."""
     per_order: dict[Order, list[tuple[float, FrozenTrial]]] = defaultdict(list)
     verdict = None
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
@@ -134,14 +136,30 @@ def best_orders(study: optuna.Study, top: int = 10) -> list[tuple[Order, float, 
     probe = study.user_attrs.get(PROBE_ATTR) or {}
     prior = tuple(probe.get("order") or ()) if probe.get("explained") else ()
     if prior in tournament and ranked[0][1] != prior:
-        # the order the data's dependencies imply stays first unless the profile clearly beats it
+        # counting proved every target a function of tokens before it in the probe's order: found #1
+        # keeps those dependencies (the probe's order does), and beats that order by PRIOR_MARGIN
+        parents = dependencies(probe.get("parents") or [])
+        pick = next(r for r in ranked if r[1] in tournament and respects(r[1], parents))
         entry = next(r for r in ranked if r[1] == prior)
-        if ranked[0][2] > entry[2] * (1.0 - PRIOR_MARGIN):
-            ranked.remove(entry)
-            ranked.insert(0, entry)
+        if pick[1] != prior and pick[2] > entry[2] * (1.0 - PRIOR_MARGIN):
+            pick = entry
+        ranked.remove(pick)
+        ranked.insert(0, pick)
     if verdict is not None and ranked and tuple(verdict.user_attrs["order"]) == ranked[0][1]:
         ranked[0] = (*ranked[0][:3], verdict.number)  # found #1's trial is the one that records the verdict
     return [(o, v, n) for _, o, v, n in ranked[:top]]
+
+
+def dependencies(parents: list[list[str]]) -> list[set[int]]:
+    """The targets each target's probe parents name (``"y3"``, and ``"x[y3,y5]"`` for a lookup)."""
+    return [{int(m) for m in re.findall(r"y(\d+)", " ".join(names))} for names in parents]
+
+
+def respects(order: Order, parents: list[set[int]]) -> bool:
+    """Whether ``order`` places every target after the targets in ``parents`` that explain it:
+    then each target is a function of tokens the model has already written."""
+    position = {target: i for i, target in enumerate(order)}
+    return all(position[p] < position[t] for t, before in enumerate(parents) for p in before)
 
 
 class _Heartbeat:

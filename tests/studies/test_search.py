@@ -12,7 +12,8 @@ from orderopt.errors import ConfigError
 from orderopt.orders import is_order
 from orderopt.samplers import RAW_ATTR, SCORE_ATTR, trial_score
 from orderopt.studies import best_orders, create_study, is_verdict, load_study, probe_of, read_spec, search, task_of
-from orderopt.studies._search import PRIOR_MARGIN
+from orderopt.studies._search import PRIOR_MARGIN, dependencies, respects
+from orderopt.studies._study import PROBE_ATTR
 from orderopt.tasks import make_task
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -137,10 +138,24 @@ def test_dependency_prior_seeds_the_search_and_stays_first_unless_beaten(tmp_pat
     first, score, _ = best_orders(study, 1)[0]
     prior_score = math.exp(np.mean(tournament[prior]))
     assert first == prior or score < prior_score * (1 - PRIOR_MARGIN)
+    assert respects(first, dependencies(probe["parents"]))
+    # dependencies that only the probe's order keeps (a chain along it): no entrant can displace it
+    chain = [[] for _ in prior]
+    for before, target in zip(prior, prior[1:]):
+        chain[target] = [f"y{before}"]
+    study.set_user_attr(PROBE_ATTR, {**probe, "parents": chain})
+    assert best_orders(study, 1)[0][0] == prior
     plain = create_study(task, storage=sqlite(tmp_path), study_name="plain", seed=0, prior="none", **SMALL)
     assert probe_of(plain) is None and read_spec(plain).prior == "none"
     with pytest.raises(ConfigError, match="unknown prior"):
         create_study(task, storage=sqlite(tmp_path), study_name="bad", prior="magic")
+
+
+def test_respects_reads_the_probes_parents_and_lookups():
+    parents = dependencies([["x0"], ["x1", "y0"], ["x[y0,y1]"]])
+    assert parents == [set(), {0}, {0, 1}]
+    assert respects((0, 1, 2), parents) and respects((0, 1, 2), dependencies([[], [], []]))
+    assert not respects((1, 0, 2), parents) and not respects((0, 2, 1), parents)
 
 
 def test_budget_moves_on_to_the_tournament(tmp_path):
