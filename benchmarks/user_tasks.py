@@ -73,20 +73,29 @@ def train_runs(cache: RunCache, name: str, text: str, seed: int) -> dict[str, di
     return {o: cache.get(fields[o]) for o in orders}
 
 
+RULE_COMMIT = "9584745"  # from here on found #1 keeps the dependencies of a probe that explained every target
+
+
+def has_rule(record: dict) -> bool:
+    """Whether ``record`` was made by code that keeps the probe's dependencies in found #1."""
+    done = subprocess.run(["git", "merge-base", "--is-ancestor", RULE_COMMIT, record.get("commit", "")], cwd=ROOT,
+                          capture_output=True)
+    return done.returncode == 0
+
+
 def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, refresh: bool = False) -> dict:
     """``orderopt search --scramble S --verify`` as a user runs it (found #1 and the forward and
     reverse baselines verified), in its own SQLite study; the terminal output is kept beside it."""
     fields = {"task": name, "kind": "search", "scramble": scramble, "order": None, "seed": seed}
+    previous = cache.get(fields)
 
     def run() -> dict:
         CACHE.mkdir(parents=True, exist_ok=True)
         stem = CACHE / f"{name}-s{scramble}-seed{seed}"
-        if refresh:
-            for old in CACHE.glob(f"{stem.name}.db*"):
-                old.unlink()
         argv = [sys.executable, "-m", "orderopt", "search", "--task", text, "--scramble", str(scramble), "--seed",
                 str(seed), "--storage", f"sqlite:///{stem}.db", "--verify", "--verify-top", "1", "--verify-random",
                 "0", "--quiet", "--json"]
+        resumed = refresh and previous is not None and stem.with_suffix(".db").exists()
         start = time.perf_counter()
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
         seconds = time.perf_counter() - start
@@ -100,7 +109,9 @@ def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, 
                 "found": found["order"] if found else None,
                 "found_success": found["success"] if found else None, "found_steps": found["steps"] if found else None,
                 "baselines": {k: [rows[k]["success"], rows[k]["steps"]] for k in ("forward", "reverse") if k in rows},
-                "seconds": round(seconds, 1), "learnability": (doc.get("learnability") or {}).get("verdict"),
+                # a resumed study's time adds to the run it resumes (only what changed was run again)
+                "seconds": round(seconds + (previous["seconds"] if resumed else 0.0), 1), "resumed": resumed,
+                "learnability": (doc.get("learnability") or {}).get("verdict"),
                 "probe_explained": (doc.get("dependency_probe") or {}).get("explained"),
                 "machine": machine(), "commit": commit()}
 
@@ -114,7 +125,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-search", action="store_true", help="only the friendly/unfriendly trainings")
     ap.add_argument("--refresh", action="store_true",
-                    help="search again (a new study) even where a run is cached; the .jsonl keeps the old record")
+                    help="run the search command again even where its run is cached: on its cached study it resumes "
+                         "(a finished search is not searched again; a found #1 not verified yet is), else a new "
+                         "study; the .jsonl keeps the old record")
     args = ap.parse_args()
     examples = example_tasks()
     names = args.tasks.split(",") if args.tasks else list(examples)
@@ -148,6 +161,8 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
         found = r["found_success"]
         discovered = "-" if found is None or base is None else (
             "yes" if found >= base["success"] - DISCOVERY_TOLERANCE else "no")
+        if r.get("probe_explained") and not has_rule(r):
+            discovered += " (earlier found #1 rule)"
         is_friendly = r["found"] is not None and tuple(r["found"]) == friendly_order(examples[r["task"]], r["scramble"])
         what = "friendly" if is_friendly else ",".join(map(str, r["found"] or [])) or "-"
         base_text = ", ".join(f"{k} {v[0]:.3f}" for k, v in (r.get("baselines") or {}).items())
@@ -170,8 +185,11 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
               "for the two files, whose numbering is shuffled, it is not); discovered when found #1's success is at "
               f"least the friendly order's minus {DISCOVERY_TOLERANCE}; minutes for search and verification together. "
               + "Rows were added by runs of this script on subsets (--tasks, --scrambles); each record in the .jsonl "
-                "names its commit (the commits between them did not change what these three tasks run); "
-                "`python benchmarks/user_tasks.py` runs what is missing and rewrites this table. "
+                "names its commit; `python benchmarks/user_tasks.py` runs what is missing and rewrites this table. "
+              + f"(earlier found #1 rule): a search whose dependency probe explained every target, run before found "
+                f"#1 had to keep the probe's dependencies (commit {RULE_COMMIT}); where its found #1 breaks one, "
+                f"today's code picks another order (`--refresh` runs the command again; on a cached study it only "
+                f"verifies the new found #1; a resumed run's minutes include the first run's). "
               + host_notes(records),
     )
 

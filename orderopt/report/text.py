@@ -60,7 +60,8 @@ def _sections(study: optuna.Study, top: int, markdown: bool) -> list[tuple[str, 
         [[str(i), str(n), _fmt(s), format_order(o)] for i, (o, s, n) in enumerate(best, 1)], markdown)
         if best else "no completed trial yet")]
     if tournament:
-        out.append(("tournament (found #1 = best geometric mean over the runs)", _table(
+        out.append(("tournament (found #1 = best geometric mean over the runs; after a probe that explained every "
+                    "target, the best that keeps its dependencies)", _table(
             ["rank", "scores per run", "mean", "order"],
             [[str(i), " / ".join(_fmt(v) for v in vs), _fmt(m), format_order(o)]
              for i, (o, vs, m) in enumerate(tournament, 1)], markdown)))
