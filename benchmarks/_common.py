@@ -47,6 +47,38 @@ def commit() -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
+@lru_cache(maxsize=None)
+def code_version(made_at: str | None) -> str | None:
+    """The last commit at or before ``made_at`` that changed the package (``orderopt/``): records made
+    at different commits of the same package code share it, so a table can say whether its rows come
+    from one version of the code. None when ``made_at`` was not recorded or is not in this history."""
+    if not made_at:
+        return None
+    out = subprocess.run(["git", "log", "-1", "--abbrev=7", "--format=%h", made_at, "--", ":/orderopt/"],
+                         cwd=RESULTS.parent, capture_output=True, text=True)
+    return out.stdout.strip() or None
+
+
+def code_line(records: list[dict]) -> str:
+    """``orderopt/ as of 817159b (all 9 runs)``, or each version with its count of runs when the
+    records (each with the ``commit`` that made it, where recorded) come from several."""
+    counts: dict[str | None, int] = {}
+    for rec in records:
+        version = code_version(rec.get("commit"))
+        counts[version] = counts.get(version, 0) + 1
+    known = sorted((v for v in counts if v), key=lambda v: -counts[v])
+    if len(known) == 1 and None not in counts:
+        return f"orderopt/ as of {known[0]} (all {counts[known[0]]} runs)"
+
+    def runs(n: int) -> str:
+        return f"{n} run{'s' if n != 1 else ''}"
+
+    parts = ["orderopt/ as of " + ", ".join(f"{v} ({runs(counts[v])})" for v in known)] if known else []
+    if None in counts:
+        parts.append(f"not recorded ({runs(counts[None])})")
+    return "; ".join(parts)
+
+
 def host_notes(records: list[dict], label=None) -> str:
     """A sentence naming the host of every row made elsewhere than this machine (records keep the
     ``machine`` they ran on; older records without one ran on an unrecorded earlier host), so one
@@ -83,8 +115,10 @@ def in_topic(topic: str, name: str) -> str:
     return name if "/" in name else f"{topic}/{name}"
 
 
-def write_table(name: str, title: str, header: list[str], rows: list[list[object]], notes: str = "") -> Path:
-    """Write ``benchmarks/results/<name>.md`` with the command and machine that made it."""
+def write_table(name: str, title: str, header: list[str], rows: list[list[object]], notes: str = "",
+                records: list[dict] | None = None) -> Path:
+    """Write ``benchmarks/results/<name>.md`` with the command and machine that made it and, given
+    the ``records`` behind its rows, which version(s) of the package code made them."""
     (RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# {title}",
@@ -92,6 +126,7 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
         f"- command: `{command_line()}`",
         f"- machine: {machine()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *([f"- code: {code_line(records)}"] if records else []),
         "",
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",
@@ -153,6 +188,8 @@ class RunCache:
         self.reload()
         if refresh or key not in self.records:
             rec = {**fields, **compute()}
+            rec.setdefault("commit", commit())  # every record names the code and host that made it
+            rec.setdefault("machine", machine())
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")

@@ -77,7 +77,7 @@ def main() -> None:
     path = write_table(
         args.name, "Adaptive full training: steps used and why each run stopped (cpu preset)",
         ["task", "order", "mode", "recipe", "planned", "steps", "stopped", "success", "final val loss", "train s"],
-        [_row(r) for r in records],
+        [_row(r) for r in records], records=records,
         notes="adaptive: stops when every validation row is right (solved); at the preset's decay start, holds the "
               f"peak learning rate while the validation loss fell by >= {int(100 * records[0]['gain'])}% over the "
               f"last {int(100 * records[0]['window_share'])}% of the planned steps, then decays (settled), at most "

@@ -290,7 +290,7 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
     from orderopt.orders import format_order, kendall_tau_distance
 
     cache = RunCache("search/discovery", KEY)
-    rows, rates, minutes, hosted = [], {m: [0, 0] for m in methods}, {}, []
+    rows, rates, minutes, hosted, behind = [], {m: [0, 0] for m in methods}, {}, [], []
     for cell in cells:
         c = parse_cell(cell)
         friendly = cell_task(c).parse_order("friendly" if c["scramble"] is not None else "forward")
@@ -314,6 +314,8 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
             minutes.setdefault((method, c["L"]), []).append(rec["seconds"] / 60)
             if "machine" in rec:  # recorded since session 8; earlier rows ran on the earlier host
                 hosted.append(rec)
+            if method != "v1":  # v1 runs the search of commit eb232fc on purpose
+                behind.append({"commit": FIRST_COMMIT, **rec} if method == "v2" else rec)
             label = f"{method} ({rec.get('commit', FIRST_COMMIT)})" if method == "v2" else method
             rows.append([label, cell_label(c),
                          ("yes" if found_ok else "no") if learnable else "n/a (friendly not learned)",
@@ -348,6 +350,7 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
         "needed them, so N matches v2's wall time only as well as that host matches the one v2 ran on; its "
         "minutes are measured where it ran. "
         + host_notes(hosted, lambda r: f"{r['method']} {cell_label(r)}"),
+        records=behind,
     )
 
 

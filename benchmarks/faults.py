@@ -336,12 +336,13 @@ CASES = {
 
 
 def write(cache: RunCache, cases: list[str]) -> None:
-    rows = []
+    rows, behind = [], []
     for case in cases:
         _, runs, what = CASES[case]
         recs = [r for r in (cache.get({"case": case, "run": i}) for i in range(runs)) if r]
         if not recs:
             continue
+        behind += recs
         extra = []
         if any("explored" in r for r in recs):
             extra.append(f"explored after rerun: {sum(r['explored'] for r in recs)}")
@@ -367,7 +368,7 @@ def write(cache: RunCache, cases: list[str]) -> None:
                      sum(r["running"] for r in recs), sum(r["duplicates"] for r in recs), sum(r["lost"] for r in recs),
                      "; ".join(extra)])
     write_table("faults/faults", "Faults: kills, interrupts, racing workers and bad input (real PostgreSQL)",
-                ["case", "runs", "exit codes", "RUNNING left", "duplicates", "lost trials", "notes"], rows,
+                ["case", "runs", "exit codes", "RUNNING left", "duplicates", "lost trials", "notes"], rows, records=behind,
                 notes="Studies use the tiny preset, square L = 6 (L = 30 for planning), 12-order rounds; the "
                       "Python-API workers use a 1 s heartbeat and a 3 s grace period, CLI commands the defaults "
                       "(20 s, 90 s). Exit 130 = interrupted, 2 = refused input. Every run is cached in faults.jsonl and the table "

@@ -89,7 +89,7 @@ def main() -> None:
     path = write_table(
         args.name, "Learnability check: do short profiles tell a task's orders apart?",
         ["task", "L", "profile steps", "rank agreement of 2 seeds", "targets learned by some orders only",
-         "best order below plateau", "signal", "seconds (verdict)"], rows,
+         "best order below plateau", "signal", "seconds (verdict)"], rows, records=records,
         notes=f"Panel of {check.orders} orders (forward, reverse, the probe's order when it explains every target, "
               f"random ones), cpu preset profile model, two profile seeds. Signal: a target learned (loss below "
               f"{check.learned_share:g} x its entropy) under some panel orders and not others in both seeds, or a rank "

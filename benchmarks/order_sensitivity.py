@@ -156,7 +156,7 @@ def main() -> None:
         f"Order sensitivity: exact-match success, preset {preset.name} (and per-task defaults)",
         ["task", "L", "d", "order", "steps", "seed", "settings", "success", "train-split success", "mean position acc.",
          "accuracy of y_0 .. y_L-1", "final val loss", "train s"],
-        rows,
+        rows, records=records,
         notes=f"Preset final model: {preset.final_model}; 'settings' lists what differs from it and from the preset's "
         f"training ({preset.final_train.total_steps()} steps, lr {preset.final_train.lr}, batch "
         f"{preset.final_train.batch_size}, n_train {preset.final_train.n_train}). Success = all L targets right on "

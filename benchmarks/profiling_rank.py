@@ -155,7 +155,7 @@ def rank_check(args: argparse.Namespace) -> None:
         ["task", "L", "signal", "seed", "steps", "orders", *(f"{'friendly' if scrambled else 'forward'} {c}"
                                                    for c in ("rank", "score")),
          "falls at", "targets learned", "best other", "median other", "others' spread", "screen", "seconds"],
-        rows,
+        rows, records=recs,
         notes=(f"{'Friendly (relabelled forward; forward on unscrambled tasks)' if scrambled else 'Forward'} ranked first "
                f"in {first} of {mixtures} mixture runs. " if mixtures else "") + "Scores: mean validation cross-entropy per "
         f"target token after the given steps ({config.val_per_order} validation samples per order, "
@@ -211,7 +211,7 @@ def spearman(args: argparse.Namespace) -> None:
         "profiling/profiling_spearman",
         f"Profile score vs success after full training ({name}, L={task.length}, preset {preset.name})",
         ["profile rank", "order", "profile score", "success (exact match)"],
-        rows,
+        rows, records=[cache.get({"order": list(order)}) for _, order, _ in picked],
         notes=f"Spearman correlation between profile score and success: **{rho:.3f}** over {len(rows)} orders "
         "(lower score should mean higher success, so a strongly negative value means the profile predicts learnability).",
     )

@@ -96,6 +96,7 @@ def main() -> None:
         "(on PYTHONPATH) through this script's replay loop before the loop moved into "
         "orderopt.samplers._replay (the same steps and random draws). Seeds give the hidden order, the noise and "
         "the schedule's own seed. A run still going after its 40th stage is cut there and scored as it stands.",
+        records=list(cache.records.values()),
     )
     print(f"wrote {path}")
 

@@ -83,7 +83,7 @@ def main() -> None:
         f"Order search from random initialisation ({task.describe()}, preset {args.preset}, mixture rounds)",
         ["seed", "search min", "orders profiled", "found #1", "Kendall distance to forward", "success found #1..",
          "forward", "discovered", "reverse", "random baselines"],
-        [row_of(rec) for rec in recs],
+        [row_of(rec) for rec in recs], records=recs,
         notes=host_notes(recs, lambda r: f"seed {r['seed']}") + " Success = exact match on the test split "
         "after full training of the preset's final model (`verify`); discovered = found #1 within "
         f"{DISCOVERY_TOLERANCE} of forward. Search minutes are wall time on this machine (they include any "

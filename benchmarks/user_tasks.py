@@ -174,6 +174,7 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
     write_table(
         NAME, "User tasks (examples/) under default budgets: friendly vs unfriendly, and the default search",
         ["task", "relabelling", "run", "success", "steps", "stopped", "found #1", "discovered", "minutes"], rows,
+        records=records,
         notes="train: `orderopt train --order friendly --order unfriendly` (cpu preset, adaptive full training, two "
               "trainings side by side on the 2 cores; minutes per training; the test suite shared the cores during the "
               "expression_tree and grid_recurrence train rows, a CI run the grid_recurrence relabelling-1 search, and "

@@ -21,3 +21,16 @@ def test_every_table_names_a_command_from_the_repository_root():
         commands = re.findall(r"- command: `([^`]*)`", table.read_text())
         assert commands, f"{table} records no command"
         assert all(c.startswith("python benchmarks/") for c in commands), (table, commands)
+
+
+def test_a_table_names_the_package_versions_behind_its_rows():
+    """Commits that left orderopt/ alone share its version; a table of rows from two versions says so."""
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    from _common import code_line
+
+    # a03485a and 4365ed0 changed only benchmarks and results after 817159b changed orderopt/
+    assert code_line([{"commit": "a03485a"}, {"commit": "4365ed0"}]) == "orderopt/ as of 817159b (all 2 runs)"
+    mixed = code_line([{"commit": "a03485a"}, {"commit": "9584745"}, {}])
+    assert mixed == "orderopt/ as of 817159b (1 run), 9584745 (1 run); not recorded (1 run)"
