@@ -41,7 +41,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import DISCOVERY_TOLERANCE, RunCache, commit, host_notes, in_topic, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, code_version, commit, host_notes, in_topic, machine, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -229,7 +229,13 @@ def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) ->
     return _profile_random(c, count, threads, seed=1000 + (c["scramble"] or 0) * 10 + c["seed"])
 
 
-def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> float:
+def stale(rec: dict | None, rerun: bool) -> bool:
+    """Under ``--rerun``, a cached run made by another version of orderopt/ (or before records named
+    their commit) is made again; one made by this version is kept, so an interrupted rerun resumes."""
+    return rerun and rec is not None and code_version(rec.get("commit")) != code_version(commit())
+
+
+def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache, rerun: bool = False) -> float:
     fields = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order),
               "recipe": recipe(c)}
 
@@ -246,7 +252,7 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache) -> 
         rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, order)
         return {"success": rep.success_rate, "seconds": result.seconds, "machine": machine()}
 
-    return cache.run(fields, train_it)["success"]
+    return cache.run(fields, train_it, refresh=stale(cache.get(fields), rerun))["success"]
 
 
 def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
@@ -262,7 +268,8 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         fields = {"kind": "search", "method": method, **c}
         if method == "v2":
             # the recipe its verifications use, outside the key ("recipe" keys verifications only)
-            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current}, refresh=rerun)
+            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current},
+                            refresh=stale({"commit": FIRST_COMMIT, **(cache.get(fields) or {})}, rerun))
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:
@@ -270,19 +277,20 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
                 if prior is None:
                     continue
                 budget = prior["seconds"]
-            rec = cache.run(fields, lambda: {**run_random(c, threads, cache, budget), "verify_recipe": current})
+            rec = cache.run(fields, lambda: {**run_random(c, threads, cache, budget), "verify_recipe": current},
+                            refresh=stale(cache.get(fields), rerun))
         else:
             rec = cache.run(fields, lambda: {**run_v1(c, threads), "verify_recipe": current})
         if rec.get("verify_recipe") != current:  # its verifications used an earlier recipe; the table shows those
             print(json.dumps({"cell": cell, "method": method, "skipped": "searched under an earlier training "
                               "recipe: --rerun to search and verify again"}), flush=True)
             continue
-        success = verified(c, tuple(rec["found"]), threads, cache)
+        success = verified(c, tuple(rec["found"]), threads, cache, rerun=rerun)
         print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"]),
                           "success": success}), flush=True)
         need_friendly = need_friendly or success < 1.0 - DISCOVERY_TOLERANCE
     if need_friendly:  # a found order at >= 1 - tolerance is discovered whatever the friendly order scores
-        verified(c, friendly, threads, cache)
+        verified(c, friendly, threads, cache, rerun=rerun)
 
 
 # --------------------------------------------------------------------------------------- table
@@ -316,6 +324,7 @@ def write(cells: list[str], methods: tuple[str, ...], name: str = "discovery") -
                 hosted.append(rec)
             if method != "v1":  # v1 runs the search of commit eb232fc on purpose
                 behind.append({"commit": FIRST_COMMIT, **rec} if method == "v2" else rec)
+            behind += [v for v in (fv, fverify) if v is not None and all(v is not b for b in behind)]
             label = f"{method} ({rec.get('commit', FIRST_COMMIT)})" if method == "v2" else method
             rows.append([label, cell_label(c),
                          ("yes" if found_ok else "no") if learnable else "n/a (friendly not learned)",
@@ -363,8 +372,10 @@ def main() -> None:
     ap.add_argument("--name", default="discovery",
                     help="table to write (benchmarks/results/NAME.md); every name shares discovery.jsonl")
     ap.add_argument("--rerun", action="store_true",
-                    help="search the cells' v2 again with the current code (the old record stays in the "
-                         ".jsonl as history; the table shows the newest, labelled with its commit)")
+                    help="make again every v2 search, random profile and verification of these cells that another "
+                         "version of orderopt/ made (the old record stays in the .jsonl as history; the table shows "
+                         "the newest, labelled with its commit); runs this version made are kept, so an interrupted "
+                         "--rerun resumes")
     args = ap.parse_args()
     cells, methods = args.cells.split(","), tuple(args.methods.split(","))
     if not args.table_only:
