@@ -41,10 +41,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {tv}, numpy {np.__version__}"
 
 
+@lru_cache(maxsize=1)
 def commit() -> str:
-    """Short hash of the checked-out commit: records name the code that made them."""
+    """Short hash of the commit checked out when this benchmark started (it imports orderopt from
+    the working tree then): records name the code that made them, even when a later commit lands
+    while a long run is still going."""
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=RESULTS.parent,
                           capture_output=True, text=True).stdout.strip()
+
+
+commit()  # at import, i.e. when the benchmark starts
 
 
 @lru_cache(maxsize=None)
