@@ -72,7 +72,9 @@ def main() -> None:
             config = config_from_preset(preset_for("cpu", task), seed=args.seed, device="cpu")
             seeds = [probe.order] if probe.explained else []
             result = check_learnability(task, config, seed_orders=seeds, check=check)
-            return {"task": spec_label(task.spec()), "L": task.length, "probe_explained": probe.explained,
+            # noise has no import path; a file or generator is named as given (relative, not this checkout's path)
+            label = task.name if case.startswith("noise:") else case if "." in case else spec_label(task.spec())
+            return {"task": label, "L": task.length, "probe_explained": probe.explained,
                     **result.to_dict(), "line": result.line(), "total_seconds": round(time.perf_counter() - start, 1),
                     "machine": machine(), "commit": commit()}
 
