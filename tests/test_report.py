@@ -106,6 +106,13 @@ def test_report_cli_prints_and_plots(searched, tmp_path, capsys):
     assert "best orders" in out and "verification" in out and png.exists()
     assert main(["report", "--study", "nope", "--storage", url]) == 2
     assert "no study named 'nope'" in capsys.readouterr().err
+    assert main(["report", "--storage", url]) == 0  # one study in the storage: no name needed
+    assert "best orders" in capsys.readouterr().out
+    two = f"sqlite:///{tmp_path / 'two.db'}"
+    for name in ("square", "relu"):
+        create_study(make_task(name, 5), storage=two, preset="tiny")
+    assert main(["report", "--storage", two]) == 2
+    assert "holds 2 orderopt studies" in capsys.readouterr().err
 
 
 def _free_port() -> int:

@@ -231,7 +231,7 @@ def _worker(sub) -> None:
 def _report(sub) -> None:
     p = sub.add_parser("report", help="best orders, stage-by-stage history and verification of a study",
                        formatter_class=_HelpFormatter)
-    p.add_argument("--study", required=True, help="name of the study to report")
+    p.add_argument("--study", default=None, help="name of the study to report (default: the storage's only study)")
     _storage(p)
     _top(p, 10)
     p.add_argument("--plot", default=None, metavar="FILE.png",

@@ -199,7 +199,7 @@ def discard_if_empty(study: optuna.Study) -> bool:
 
 
 def load_study(
-    study_name: str,
+    study_name: str | None,
     *,
     storage: str | optuna.storages.BaseStorage | None = None,
     sampler: BaseSampler | None = None,
@@ -207,10 +207,18 @@ def load_study(
     heartbeat_interval: int = HEARTBEAT_S,
     grace_period: int = GRACE_S,
 ) -> optuna.Study:
-    """Join an existing order-search study by name and storage alone (its stored settings).
+    """Join an existing order-search study by name and storage alone (its stored settings); with
+    no name, the storage's only orderopt study (a first report should not need the name).
     Never creates a database: a storage that does not exist is a :class:`StorageError`."""
     rdb = _storage(storage, heartbeat_interval, grace_period, create=False)
     summaries = {s.study_name: s for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
+    if study_name is None:
+        ours = [name for name, summary in summaries.items() if is_orderopt_study(summary)]
+        if len(ours) != 1:
+            raise ConfigError("no orderopt study in this storage: run a search first, or give its storage" if not ours
+                              else f"this storage holds {len(ours)} orderopt studies ({', '.join(ours)}); "
+                                   "give the name of one (--study NAME)")
+        study_name = ours[0]
     if study_name not in summaries:
         names = ", ".join(summaries) or "none"
         raise ConfigError(f"no study named {study_name!r} in this storage (studies: {names})")
