@@ -1,8 +1,7 @@
 """The learnability check (orderopt.learnability) on tasks that learn and tasks that cannot.
 
 Run (from the repository root):
-    python benchmarks/learnability.py --cases square:8:1,relu:12:5,prod:6:1,delay:8:0,noise:6
-    python benchmarks/learnability.py --cases examples/recurrence4.py:generate:1
+    python benchmarks/learnability.py --cases square:8:1,relu:12:5,prod:6:1,delay:8:0,noise:6,examples/recurrence4.py:generate:1
 
 A case is ``task:L:scramble`` (built-in; scramble ``-`` for none), ``file.py:function[:scramble]``,
 a dataset file, or ``noise:L`` (targets drawn independently of the inputs: nothing can be learned).
@@ -85,7 +84,7 @@ def main() -> None:
     for rec in records:
         for r in rec["rounds"]:
             rows.append([rec["task"], rec["L"], r["steps"], f"{r['agreement']:.2f}",
-                         ", ".join(f"y{j}" for j in r["informative"]) or "-", f"{100 * r['best_gap']:.0f}%",
+                         ", ".join(f"y{j}" for j in r["informative"]) or "-", f"{round(100 * r['best_gap'])}%",
                          "yes" if r["signal"] else "no", f"{r['seconds']:.0f}"])
         rows[-1][-1] += f" ({rec['verdict']}, steps {rec['steps']}{', probe explains' if rec['probe_explained'] else ''})"
     path = write_table(
@@ -96,7 +95,10 @@ def main() -> None:
               f"random ones), cpu preset profile model, two profile seeds. Signal: a target learned (loss below "
               f"{check.learned_share:g} x its entropy) under some panel orders and not others in both seeds, or a rank "
               f"agreement (Spearman) of at least {check.agreement:g}. Without signal the profile is doubled, up to "
-              f"{check.max_factor}x its steps. " + host_notes(records),
+              f"{check.max_factor}x its steps. A search whose check ends with \"no order learned\" runs nothing, unless "
+              "the dependency probe explains every target (\"probe explains\": scrambled delay here); it then "
+              "searches from the probe's order, though short profiles cannot tell that task's orders apart. "
+              + host_notes(records),
     )
     print(f"wrote {path}")
 

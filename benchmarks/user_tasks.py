@@ -178,7 +178,7 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
         notes="train: `orderopt train --order friendly --order unfriendly` (cpu preset, adaptive full training, two "
               "trainings side by side on the 2 cores; minutes per training; the test suite shared the cores during the "
               "expression_tree and grid_recurrence train rows, a CI run the grid_recurrence relabelling-1 search, and "
-              "test runs the relabelling-2 searches of recurrence4 and expression_tree, and small test runs a few "
+              "test runs the relabelling-2 search of recurrence4, and small test runs a few "
               "minutes of expression_tree's relabelling-1 search). search: `orderopt search --scramble S "
               "--verify --verify-top 1 --verify-random 0` with default search settings (the learnability verdict in "
               "brackets), found #1 and the baselines verified by the same full training (forward and reverse are "
@@ -187,10 +187,11 @@ def write(cache: RunCache, examples: dict[str, str]) -> None:
               f"least the friendly order's minus {DISCOVERY_TOLERANCE}; minutes for search and verification together. "
               + "Rows were added by runs of this script on subsets (--tasks, --scrambles); each record in the .jsonl "
                 "names its commit; `python benchmarks/user_tasks.py` runs what is missing and rewrites this table. "
-              + f"(earlier found #1 rule): a search whose dependency probe explained every target, run before found "
-                f"#1 had to keep the probe's dependencies (commit {RULE_COMMIT}); where its found #1 breaks one, "
-                f"today's code picks another order (`--refresh` runs the command again; on a cached study it only "
-                f"verifies the new found #1; a resumed run's minutes include the first run's). "
+              + (f"(earlier found #1 rule): a search whose dependency probe explained every target, run before found "
+                 f"#1 had to keep the probe's dependencies (commit {RULE_COMMIT}); where its found #1 breaks one, "
+                 f"today's code picks another order (`--refresh` runs the command again; on a cached study it only "
+                 f"verifies the new found #1; a resumed run's minutes include the first run's). "
+                 if any("earlier found #1 rule" in str(row[7]) for row in rows) else "")
               + host_notes(records),
     )
 
