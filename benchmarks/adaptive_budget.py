@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from _common import RunCache, commit, host_notes, machine, write_table
+from _common import RunCache, host_notes, write_table
 
 from orderopt.presets import get_preset, preset_for
 from orderopt.tasks import resolve_task, spec_label
@@ -70,7 +70,7 @@ def main() -> None:
                 cache.run(fields[name], lambda result=result, trained=trained: {
                     "planned": config.total_steps(), "steps": result.steps, "stopped": result.stop_reason,
                     "success": trained.report.success_rate, "seconds": round(result.seconds, 1),
-                    "curve": [[s, round(v, 4)] for s, v in result.curve], "machine": machine(), "commit": commit()})
+                    "curve": [[s, round(v, 4)] for s, v in result.curve]})
         for n in names:
             print(_row(cache.get(fields[n])), flush=True)
     records = list(cache.records.values())

@@ -134,8 +134,7 @@ def run_v2(c: dict, threads: int) -> dict:
     study = load_study(study_name("v2", c), storage=storage_url(study_name("v2", c)))
     found = best_orders(study, 1)[0][0]
     orders = {tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}
-    return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials),
-            "commit": commit(), "machine": machine()}
+    return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials)}
 
 
 # How the rows of each table shared the 2 cores (records do not keep their thread count).
@@ -187,7 +186,7 @@ def run_v1(c: dict, threads: int) -> dict:
     best = min(done, key=lambda t: (t.value, t.number))  # v1's found #1: its best trial
     return {"found": list(best.user_attrs["order"]), "seconds": seconds,
             "orders": len({tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}),
-            "trials": len(study.trials), "machine": machine()}
+            "trials": len(study.trials), "commit": V1_COMMIT}  # the code that searched, not this checkout
 
 
 def calibrate(c: dict, threads: int, cache: RunCache) -> tuple[float, float]:
@@ -219,8 +218,7 @@ def _profile_random(c: dict, count: int, threads: int, seed: int) -> dict:
     start = time.perf_counter()
     result = profile(task, orders, config_from_preset(get_preset("cpu"), seed=c["seed"]), progress=False)
     best = result.ranking()[0][1]
-    return {"found": list(best), "seconds": time.perf_counter() - start, "orders": count, "trials": 0,
-            "machine": machine()}
+    return {"found": list(best), "seconds": time.perf_counter() - start, "orders": count, "trials": 0}
 
 
 def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) -> dict:
@@ -250,7 +248,7 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache, rer
         preset = preset_for("cpu", task)  # the task's recipe, as `orderopt search --verify` trains
         result = train(task, order, preset.final_model, preset.final_train, progress=False)
         rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, order)
-        return {"success": rep.success_rate, "seconds": result.seconds, "machine": machine()}
+        return {"success": rep.success_rate, "seconds": result.seconds}
 
     return cache.run(fields, train_it, refresh=stale(cache.get(fields), rerun))["success"]
 
@@ -269,7 +267,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         if method == "v2":
             # the recipe its verifications use, outside the key ("recipe" keys verifications only)
             rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current},
-                            refresh=stale({"commit": FIRST_COMMIT, **(cache.get(fields) or {})}, rerun))
+                            refresh=stale(cache.get(fields), rerun))
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:

@@ -18,7 +18,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import RunCache, commit, host_notes, machine, write_table
+from _common import RunCache, host_notes, write_table
 
 from orderopt.dependency import probe_dependencies
 from orderopt.learnability import CheckConfig, check_learnability
@@ -74,8 +74,7 @@ def main() -> None:
             # noise has no import path; a file or generator is named as given (relative, not this checkout's path)
             label = task.name if case.startswith("noise:") else case if "." in case else spec_label(task.spec())
             return {"task": label, "L": task.length, "probe_explained": probe.explained,
-                    **result.to_dict(), "line": result.line(), "total_seconds": round(time.perf_counter() - start, 1),
-                    "machine": machine(), "commit": commit()}
+                    **result.to_dict(), "line": result.line(), "total_seconds": round(time.perf_counter() - start, 1)}
 
         rec = cache.run(fields, run)
         print(rec["line"], flush=True)

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import DISCOVERY_TOLERANCE, RunCache, commit, host_notes, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, host_notes, write_table
 
 from orderopt.presets import preset_for
 from orderopt.tasks import resolve_task, scrambled
@@ -69,7 +69,7 @@ def train_runs(cache: RunCache, name: str, text: str, seed: int) -> dict[str, di
             result, label = trained.result, todo[trained.index]
             cache.run(fields[label], lambda result=result, trained=trained: {
                 "success": trained.report.success_rate, "steps": result.steps, "stopped": result.stop_reason,
-                "seconds": round(result.seconds, 1), "machine": machine(), "commit": commit()})
+                "seconds": round(result.seconds, 1)})
     return {o: cache.get(fields[o]) for o in orders}
 
 
@@ -112,8 +112,7 @@ def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, 
                 # a resumed study's time adds to the run it resumes (only what changed was run again)
                 "seconds": round(seconds + (previous["seconds"] if resumed else 0.0), 1), "resumed": resumed,
                 "learnability": (doc.get("learnability") or {}).get("verdict"),
-                "probe_explained": (doc.get("dependency_probe") or {}).get("explained"),
-                "machine": machine(), "commit": commit()}
+                "probe_explained": (doc.get("dependency_probe") or {}).get("explained")}
 
     return cache.run(fields, run, refresh=refresh)
 
