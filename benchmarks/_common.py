@@ -75,14 +75,14 @@ def code_line(records: list[dict]) -> str:
     known = sorted((v for v in counts if v), key=lambda v: -counts[v])
     if len(known) == 1 and None not in counts:
         return f"orderopt/ as of {known[0]} (all {counts[known[0]]} runs)"
-
-    def runs(n: int) -> str:
-        return f"{n} run{'s' if n != 1 else ''}"
-
-    parts = ["orderopt/ as of " + ", ".join(f"{v} ({runs(counts[v])})" for v in known)] if known else []
+    parts = ["orderopt/ as of " + ", ".join(f"{v} ({_runs(counts[v])})" for v in known)] if known else []
     if None in counts:
-        parts.append(f"not recorded ({runs(counts[None])})")
+        parts.append(f"not recorded ({_runs(counts[None])})")
     return "; ".join(parts)
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
 
 
 def host_notes(records: list[dict], label=None) -> str:
@@ -115,6 +115,23 @@ def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0]), *sys.argv[1:]])
 
 
+def commands_line(records: list[dict]) -> str | None:
+    """The commands that made ``records`` (each with its count of runs), when any was not this one
+    (``--rerun`` aside): a table written from the cache, or holding the runs of several sweeps, says
+    which commands re-make its rows. None when this command made them all (or none was recorded)."""
+    counts: dict[str | None, int] = {}
+    for rec in records:
+        made_by = rec.get("command", "").replace(" --rerun", "") or None
+        counts[made_by] = counts.get(made_by, 0) + 1
+    if not set(counts) - {None, command_line().replace(" --rerun", "")}:
+        return None
+    known = sorted((c for c in counts if c), key=lambda c: -counts[c])
+    parts = [f"`{c}` ({_runs(counts[c])})" for c in known]
+    if None in counts:
+        parts.append(f"not recorded ({_runs(counts[None])})")
+    return "; ".join(parts)
+
+
 def in_topic(topic: str, name: str) -> str:
     """``name`` inside the results folder of its question (``profiling/profile_length``), unless it
     names a folder already."""
@@ -133,6 +150,7 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
         f"- machine: {machine()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         *([f"- code: {code_line(records)}"] if records else []),
+        *([f"- runs made by: {made_by}"] if records and (made_by := commands_line(records)) else []),
         "",
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",
@@ -145,6 +163,21 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
     partial.write_text("\n".join(lines) + "\n")
     os.replace(partial, path)
     return path
+
+
+def stale(rec: dict) -> bool:
+    """Made by another version of orderopt/ than the one checked out (or before records named their
+    commit): ``--rerun`` makes it again, so a table can come from one version of the code. A run this
+    version made is kept, so an interrupted ``--rerun`` resumes."""
+    return code_version(rec.get("commit")) != code_version(commit())
+
+
+def add_rerun_option(ap) -> None:
+    """The ``--rerun`` option every benchmark shares (see ``stale``)."""
+    ap.add_argument("--rerun", action="store_true",
+                    help="make again every run of this command that another version of orderopt/ made (the old "
+                         "record stays in the .jsonl as history; the table shows the new one); runs this version "
+                         "made are kept, so an interrupted --rerun resumes")
 
 
 class RunCache:
@@ -187,15 +220,21 @@ class RunCache:
         """The cached record of the run with these key fields, if any."""
         return self.records.get(self._key(fields))
 
-    def run(self, fields: dict, compute, *, refresh: bool = False) -> dict:
-        """The cached record, or ``{**fields, **compute()}`` computed now (always, with ``refresh``)
-        and appended to the file."""
+    def needs(self, fields: dict, rerun: bool = False) -> bool:
+        """Whether ``run`` would compute this run: not cached, or stale under ``rerun``."""
+        rec = self.get(fields)
+        return rec is None or (rerun and stale(rec))
+
+    def run(self, fields: dict, compute, *, refresh: bool = False, rerun: bool = False) -> dict:
+        """The cached record, or ``{**fields, **compute()}`` computed now and appended to the file:
+        always with ``refresh``; with ``rerun`` when the cached record is ``stale``."""
         key = self._key(fields)
         self.reload()
-        if refresh or key not in self.records:
+        if refresh or key not in self.records or (rerun and stale(self.records[key])):
             rec = {**fields, **compute()}
-            rec.setdefault("commit", commit())  # every record names the code and host that made it
+            rec.setdefault("commit", commit())  # every record names the code, host and command that made it
             rec.setdefault("machine", machine())
+            rec.setdefault("command", command_line())
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")

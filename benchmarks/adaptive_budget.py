@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from _common import RunCache, host_notes, write_table
+from _common import RunCache, add_rerun_option, host_notes, write_table
 
 from orderopt.presets import get_preset, preset_for
 from orderopt.tasks import resolve_task, spec_label
@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--name", default="orders/adaptive_budget")
+    add_rerun_option(ap)
     args = ap.parse_args()
     cache = RunCache(args.name, KEY)
     for case in args.cases.split(","):
@@ -62,7 +63,7 @@ def main() -> None:
         fields = {n: {"task": spec_label(task.spec()) + f" (L={task.length})", "order": n, "mode": args.mode,
                       "recipe": not args.no_recipe, "seed": args.seed, "gain": config.extend_gain,
                       "window_share": config.extend_window} for n in names}
-        todo = [n for n in names if cache.get(fields[n]) is None]
+        todo = [n for n in names if cache.needs(fields[n], rerun=args.rerun)]
         if todo:
             orders = [task.parse_order(n) for n in todo]
             for trained in train_each(task, orders, preset.final_model, config, jobs=args.jobs, progress=False):
@@ -70,7 +71,7 @@ def main() -> None:
                 cache.run(fields[name], lambda result=result, trained=trained: {
                     "planned": config.total_steps(), "steps": result.steps, "stopped": result.stop_reason,
                     "success": trained.report.success_rate, "seconds": round(result.seconds, 1),
-                    "curve": [[s, round(v, 4)] for s, v in result.curve]})
+                    "curve": [[s, round(v, 4)] for s, v in result.curve]}, rerun=args.rerun)
         for n in names:
             print(_row(cache.get(fields[n])), flush=True)
     records = list(cache.records.values())

@@ -41,7 +41,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import DISCOVERY_TOLERANCE, RunCache, code_version, commit, host_notes, in_topic, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, in_topic, machine, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -227,12 +227,6 @@ def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) ->
     return _profile_random(c, count, threads, seed=1000 + (c["scramble"] or 0) * 10 + c["seed"])
 
 
-def stale(rec: dict | None, rerun: bool) -> bool:
-    """Under ``--rerun``, a cached run made by another version of orderopt/ (or before records named
-    their commit) is made again; one made by this version is kept, so an interrupted rerun resumes."""
-    return rerun and rec is not None and code_version(rec.get("commit")) != code_version(commit())
-
-
 def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache, rerun: bool = False) -> float:
     fields = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order),
               "recipe": recipe(c)}
@@ -250,7 +244,7 @@ def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache, rer
         rep = success_rate(result.model, result.splits.x_test, result.splits.y_test, order)
         return {"success": rep.success_rate, "seconds": result.seconds}
 
-    return cache.run(fields, train_it, refresh=stale(cache.get(fields), rerun))["success"]
+    return cache.run(fields, train_it, rerun=rerun)["success"]
 
 
 def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
@@ -266,8 +260,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         fields = {"kind": "search", "method": method, **c}
         if method == "v2":
             # the recipe its verifications use, outside the key ("recipe" keys verifications only)
-            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current},
-                            refresh=stale(cache.get(fields), rerun))
+            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current}, rerun=rerun)
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:
@@ -276,7 +269,7 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
                     continue
                 budget = prior["seconds"]
             rec = cache.run(fields, lambda: {**run_random(c, threads, cache, budget), "verify_recipe": current},
-                            refresh=stale(cache.get(fields), rerun))
+                            rerun=rerun)
         else:
             rec = cache.run(fields, lambda: {**run_v1(c, threads), "verify_recipe": current})
         if rec.get("verify_recipe") != current:  # its verifications used an earlier recipe; the table shows those
@@ -369,11 +362,7 @@ def main() -> None:
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--name", default="discovery",
                     help="table to write (benchmarks/results/NAME.md); every name shares discovery.jsonl")
-    ap.add_argument("--rerun", action="store_true",
-                    help="make again every v2 search, random profile and verification of these cells that another "
-                         "version of orderopt/ made (the old record stays in the .jsonl as history; the table shows "
-                         "the newest, labelled with its commit); runs this version made are kept, so an interrupted "
-                         "--rerun resumes")
+    add_rerun_option(ap)  # v2 searches, random profiles and verifications (v1 runs old code on purpose)
     args = ap.parse_args()
     cells, methods = args.cells.split(","), tuple(args.methods.split(","))
     if not args.table_only:

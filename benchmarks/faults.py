@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from _common import RunCache, write_table
+from _common import RunCache, add_rerun_option, write_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -381,6 +381,7 @@ def main() -> None:
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     ap.add_argument("--runs", type=int, default=None, help="runs per case (default: each case's own)")
     ap.add_argument("--table-only", action="store_true")
+    add_rerun_option(ap)
     args = ap.parse_args()
     import optuna
 
@@ -394,7 +395,7 @@ def main() -> None:
         for case in cases:
             fn, runs, _ = CASES[case]
             for i in range(args.runs or runs):
-                rec = cache.run({"case": case, "run": i}, lambda fn=fn, i=i: fn(i))
+                rec = cache.run({"case": case, "run": i}, lambda fn=fn, i=i: fn(i), rerun=args.rerun)
                 print(case, i, {k: v for k, v in rec.items() if k not in ("case", "run", "message")}, flush=True)
                 write(cache, list(CASES))
     write(cache, list(CASES))

@@ -18,7 +18,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import RunCache, host_notes, write_table
+from _common import RunCache, add_rerun_option, host_notes, write_table
 
 from orderopt.dependency import probe_dependencies
 from orderopt.learnability import CheckConfig, check_learnability
@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--cases", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="profiling/learnability")
+    add_rerun_option(ap)
     args = ap.parse_args()
     check = CheckConfig()
     cache = RunCache(args.name, KEY)
@@ -76,7 +77,7 @@ def main() -> None:
             return {"task": label, "L": task.length, "probe_explained": probe.explained,
                     **result.to_dict(), "line": result.line(), "total_seconds": round(time.perf_counter() - start, 1)}
 
-        rec = cache.run(fields, run)
+        rec = cache.run(fields, run, rerun=args.rerun)
         print(rec["line"], flush=True)
     records = list(cache.records.values())
     rows = []

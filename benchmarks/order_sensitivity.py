@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from _common import RunCache, host_notes, in_topic, machine, write_table
+from _common import RunCache, add_rerun_option, host_notes, in_topic, machine, write_table
 
 from orderopt.model import ModelShape
 from orderopt.presets import get_preset, preset_for
@@ -99,6 +99,7 @@ def main() -> None:
                     help="prod only: chance that a sparse row's operand digit is 0 (default: the task's, 0.3)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="order_sensitivity", help="result file name under benchmarks/results")
+    add_rerun_option(ap)
     args = ap.parse_args()
     preset = get_preset(args.preset)
     cases = ([parse_case(c) for c in args.cases.split(",")] if args.cases
@@ -147,7 +148,7 @@ def main() -> None:
                         "curve": [round(v, 4) for _, v in result.curve], "seconds": result.seconds,
                         "machine": machine()}
 
-            rec = cache.run(fields, train_it)
+            rec = cache.run(fields, train_it, rerun=args.rerun)
             print(_row(rec), flush=True)
     records = list(cache.records.values())  # every cached run, in the order they were made
     rows = [_row(rec) for rec in records]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from _common import RunCache, commit, write_table
+from _common import RunCache, add_rerun_option, commit, write_table
 from ga_sampler import PermutationGASampler
 from joblib import Parallel, delayed
 from permutation_problems import QAP_NAMES, HiddenOrder, load_qap
@@ -144,6 +144,7 @@ def main() -> None:
     ap.add_argument("--refresh", default="", metavar="SAMPLERS",
                     help="comma-separated samplers whose cached runs are recomputed (after a sampler change); "
                          "the superseded records stay in the jsonl as history")
+    add_rerun_option(ap)
     args = ap.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
     problems = args.problems.split(",")
@@ -160,7 +161,7 @@ def main() -> None:
         if unknown:
             ap.error(f"--refresh: unknown sampler(s) {', '.join(sorted(unknown))}; choose from {', '.join(SAMPLERS)}")
         jobs = [(p, k, s) for p in problems for k in kinds for s in range(args.seeds)
-                if k in refresh or cache.get({"problem": p, "sampler": k, "seed": s, "max_budget": top}) is None]
+                if k in refresh or cache.needs({"problem": p, "sampler": k, "seed": s, "max_budget": top}, rerun=args.rerun)]
 
         def run_and_cache(p: str, k: str, s: int) -> tuple[tuple[str, str, int], dict[str, float]]:
             curve = run_one(p, k, s, top)
@@ -171,7 +172,8 @@ def main() -> None:
             delayed(run_and_cache)(p, k, s) for p, k, s in jobs
         ):
             cache.run({"problem": p, "sampler": k, "seed": s, "max_budget": top},
-                      lambda best=best: {"best": best, "commit": made_by}, refresh=k in refresh)
+                      lambda best=best: {"best": best, "commit": made_by}, refresh=k in refresh,
+                      rerun=args.rerun)
         results = {(p, k, s): {int(b): v for b, v in cache.get({"problem": p, "sampler": k, "seed": s,
                                                                    "max_budget": top})["best"].items()}
                    for p in problems for k in kinds for s in range(args.seeds)}

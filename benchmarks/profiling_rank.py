@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from _common import RunCache, in_topic, write_table
+from _common import RunCache, add_rerun_option, in_topic, write_table
 from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
@@ -132,7 +132,7 @@ def rank_check(args: argparse.Namespace) -> None:
                                      "screen": _screen_key(config, len(orders)),
                                      "model": None if shape == "profile" else shape, "others": others,
                                      "train": None if args.train == "profile" else args.train,
-                                     "options": options}, run)
+                                     "options": options}, run, rerun=args.rerun)
                     print(" | ".join(map(str, _row(rec))), flush=True)
     # the table holds every cached run of these cases (any steps and model), so sweeps add up
     wanted = {(c.split(":")[0], int(c.split(":")[1]),
@@ -201,7 +201,7 @@ def spearman(args: argparse.Namespace) -> None:
             return {"rank": rank, "score": score,
                     "success": success_rate(result.model, splits.x_test, splits.y_test, order).success_rate}
 
-        done[order] = cache.run({"order": list(order)}, train_it)["success"]
+        done[order] = cache.run({"order": list(order)}, train_it, rerun=args.rerun)["success"]
         rows.append([rank, format_order(order), f"{score:.4f}", f"{done[order]:.3f}"])
         scores.append(score)
         successes.append(done[order])
@@ -240,6 +240,7 @@ def main() -> None:
     ap.add_argument("--others", type=int, default=OTHERS, help="random orders beside the friendly one in each profile")
     ap.add_argument("--spearman", default=None, help="TASK:L: retrain the top 8 and 8 random orders")
     ap.add_argument("--out", default="profiling_rank", help="name of the results file (without .md)")
+    add_rerun_option(ap)
     args = ap.parse_args()
     args.out = in_topic("profiling", args.out)
     spearman(args) if args.spearman else rank_check(args)

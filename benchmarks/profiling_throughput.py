@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 import numpy as np
-from _common import RunCache, write_table
+from _common import RunCache, add_rerun_option, write_table
 from scipy.stats import spearmanr
 
 PARTS = ("rounds", "agreement", "hardware", "verify", "modes")
@@ -149,7 +149,7 @@ def child(args: argparse.Namespace, cache: RunCache, fields: dict) -> dict:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         return json.loads(out)
 
-    rec = cache.run(fields, compute)
+    rec = cache.run(fields, compute, rerun=args.rerun)
     shown = {k: v for k, v in rec.items() if k != "scores"}
     print(json.dumps(shown), flush=True)
     return rec
@@ -243,6 +243,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--full-5040", action="store_true", help="also time full validation at T=5040")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    add_rerun_option(ap)
     args = ap.parse_args()
     if args.child:
         f = json.loads(args.child)

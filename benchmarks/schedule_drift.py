@@ -24,7 +24,7 @@ import statistics
 
 import numpy as np
 
-from _common import RunCache, machine, write_table
+from _common import RunCache, add_rerun_option, machine, write_table
 
 from orderopt.orders import kendall_tau_distance
 from orderopt.samplers import SCHEDULE_VERSION, Schedule, ScheduleConfig
@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--lengths", default="6,8")
     ap.add_argument("--noises", default="0.05,0.1")
     ap.add_argument("--seeds", default="0-9", help="A-B or a comma list")
+    add_rerun_option(ap)
     args = ap.parse_args()
     a, _, b = args.seeds.partition("-")
     seeds = list(range(int(a), int(b) + 1)) if b else [int(s) for s in args.seeds.split(",")]
@@ -69,7 +70,7 @@ def main() -> None:
         for noise in (float(v) for v in args.noises.split(",")):
             for seed in seeds:
                 fields = {"schedule_version": SCHEDULE_VERSION, "n": n, "noise": noise, "seed": seed}
-                rec = cache.run(fields, lambda: replay(n, noise, seed))
+                rec = cache.run(fields, lambda: replay(n, noise, seed), rerun=args.rerun)
                 print(fields, rec["found"], rec["rank_of_hidden"], round(rec["best_score"], 3), flush=True)
     groups: dict = {}
     for rec in cache.records.values():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import DISCOVERY_TOLERANCE, RunCache, host_notes, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, machine, write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.studies import best_orders, create_study, read_verification, search, verify
@@ -69,13 +69,14 @@ def main() -> None:
     ap.add_argument("--verify-random", type=int, default=3)
     ap.add_argument("--no-verify", action="store_true")
     ap.add_argument("--jobs", type=int, default=None, help="verification trainings at once (default: one per core)")
+    add_rerun_option(ap)
     args = ap.parse_args()
     task = make_task(args.task, args.length)
     cache = RunCache(f"search/search_{args.task}_L{args.length}", KEY)
     for seed in (int(s) for s in args.seeds.split(",")):
         fields = {"preset": args.preset, "seed": seed, "verify_top": 0 if args.no_verify else args.verify_top,
                   "verify_random": 0 if args.no_verify else args.verify_random}
-        rec = cache.run(fields, lambda: search_seed(task, args, seed))
+        rec = cache.run(fields, lambda: search_seed(task, args, seed), rerun=args.rerun)
         print(" | ".join(map(str, row_of(rec))), flush=True)
     recs = sorted((r for r in cache.records.values() if r["preset"] == args.preset), key=lambda r: r["seed"])
     write_table(

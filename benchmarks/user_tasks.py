@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import DISCOVERY_TOLERANCE, RunCache, host_notes, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, stale, write_table
 
 from orderopt.presets import preset_for
 from orderopt.tasks import resolve_task, scrambled
@@ -57,19 +57,19 @@ def example_tasks() -> dict[str, str]:
     return out
 
 
-def train_runs(cache: RunCache, name: str, text: str, seed: int) -> dict[str, dict]:
+def train_runs(cache: RunCache, name: str, text: str, seed: int, rerun: bool = False) -> dict[str, dict]:
     task = resolve_task(text)
     preset = preset_for("cpu", task)
     config = with_overrides(preset.final_train, seed=seed)
     orders = {"friendly": task.parse_order("friendly"), "unfriendly": task.parse_order("unfriendly")}
     fields = {o: {"task": name, "kind": "train", "scramble": None, "order": o, "seed": seed} for o in orders}
-    todo = [o for o in orders if cache.get(fields[o]) is None]
+    todo = [o for o in orders if cache.needs(fields[o], rerun=rerun)]
     if todo:
         for trained in train_each(task, [orders[o] for o in todo], preset.final_model, config, progress=False):
             result, label = trained.result, todo[trained.index]
             cache.run(fields[label], lambda result=result, trained=trained: {
                 "success": trained.report.success_rate, "steps": result.steps, "stopped": result.stop_reason,
-                "seconds": round(result.seconds, 1)})
+                "seconds": round(result.seconds, 1)}, rerun=rerun)
     return {o: cache.get(fields[o]) for o in orders}
 
 
@@ -83,9 +83,11 @@ def has_rule(record: dict) -> bool:
     return done.returncode == 0
 
 
-def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, refresh: bool = False) -> dict:
+def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, refresh: bool = False,
+               rerun: bool = False) -> dict:
     """``orderopt search --scramble S --verify`` as a user runs it (found #1 and the forward and
-    reverse baselines verified), in its own SQLite study; the terminal output is kept beside it."""
+    reverse baselines verified), in its own SQLite study; the terminal output is kept beside it.
+    ``refresh`` resumes the cached study; ``rerun`` of a stale run searches a new one."""
     fields = {"task": name, "kind": "search", "scramble": scramble, "order": None, "seed": seed}
     previous = cache.get(fields)
 
@@ -95,6 +97,8 @@ def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, 
         argv = [sys.executable, "-m", "orderopt", "search", "--task", text, "--scramble", str(scramble), "--seed",
                 str(seed), "--storage", f"sqlite:///{stem}.db", "--verify", "--verify-top", "1", "--verify-random",
                 "0", "--quiet", "--json"]
+        if rerun and previous is not None and stale(previous):  # another code version's study: start over
+            stem.with_suffix(".db").unlink(missing_ok=True)
         resumed = refresh and previous is not None and stem.with_suffix(".db").exists()
         start = time.perf_counter()
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
@@ -114,7 +118,7 @@ def search_run(cache: RunCache, name: str, text: str, scramble: int, seed: int, 
                 "learnability": (doc.get("learnability") or {}).get("verdict"),
                 "probe_explained": (doc.get("dependency_probe") or {}).get("explained")}
 
-    return cache.run(fields, run, refresh=refresh)
+    return cache.run(fields, run, refresh=refresh, rerun=rerun)
 
 
 def main() -> None:
@@ -127,17 +131,19 @@ def main() -> None:
                     help="run the search command again even where its run is cached: on its cached study it resumes "
                          "(a finished search is not searched again; a found #1 not verified yet is), else a new "
                          "study; the .jsonl keeps the old record")
+    add_rerun_option(ap)
     args = ap.parse_args()
     examples = example_tasks()
     names = args.tasks.split(",") if args.tasks else list(examples)
     cache = RunCache(NAME, KEY)
     for name in names:
-        trained = train_runs(cache, name, examples[name], args.seed)
+        trained = train_runs(cache, name, examples[name], args.seed, rerun=args.rerun)
         print(name, {o: (r["success"], r["steps"], r["stopped"]) for o, r in trained.items()}, flush=True)
         if args.skip_search:
             continue
         for scramble in (int(s) for s in args.scrambles.split(",")):
-            rec = search_run(cache, name, examples[name], scramble, args.seed, refresh=args.refresh)
+            rec = search_run(cache, name, examples[name], scramble, args.seed, refresh=args.refresh,
+                             rerun=args.rerun)
             print(name, scramble, rec["found"], rec["found_success"], rec["seconds"], flush=True)
     write(cache, examples)
 

@@ -34,3 +34,46 @@ def test_a_table_names_the_package_versions_behind_its_rows():
     assert code_line([{"commit": "a03485a"}, {"commit": "4365ed0"}]) == "orderopt/ as of 817159b (all 2 runs)"
     mixed = code_line([{"commit": "a03485a"}, {"commit": "9584745"}, {}])
     assert mixed == "orderopt/ as of 817159b (1 run), 9584745 (1 run); not recorded (1 run)"
+
+
+def test_rerun_remakes_only_the_runs_another_package_version_made(tmp_path, monkeypatch):
+    """``--rerun`` brings a table to one version of orderopt/ and, interrupted, resumes."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    old = {"case": "old", "value": 1, "commit": "a03485a"}  # made under orderopt/ as of 817159b
+    current = {"case": "current", "value": 1, "commit": _common.commit()}
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (old, current)))
+    cache = _common.RunCache("t", ("case",))
+    made = []
+
+    def compute(case):
+        made.append(case)
+        return {"value": 2}
+
+    assert cache.run({"case": "old"}, lambda: compute("old"))["value"] == 1  # no --rerun: cached runs stand
+    assert [cache.needs({"case": c}, rerun=True) for c in ("old", "current", "new")] == [True, False, True]
+    for case in ("old", "current"):
+        cache.run({"case": case}, lambda case=case: compute(case), rerun=True)
+    assert made == ["old"]
+    assert cache.get({"case": "old"})["value"] == 2
+    assert _common.RunCache("t", ("case",)).needs({"case": "old"}, rerun=True) is False  # a second --rerun resumes
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 3  # the old record stays as history
+
+
+def test_a_table_written_from_the_cache_names_the_commands_that_made_its_rows(monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    import _common
+
+    monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--table-only"])
+    sweep = "python benchmarks/x.py --steps 600"
+    assert _common.commands_line([{"command": sweep + " --rerun"}, {"command": sweep}, {}]) == (
+        f"`{sweep}` (2 runs); not recorded (1 run)")
+    monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--steps", "600"])
+    assert _common.commands_line([{"command": sweep}, {}]) is None  # this command made every recorded run
