@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from _common import RunCache, add_rerun_option, in_topic, write_table
+from _common import RunCache, add_rerun_option, in_topic, stale, write_table
 from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
@@ -140,8 +140,9 @@ def rank_check(args: argparse.Namespace) -> None:
               for c in args.cases.split(",")}
     signals, seeds = set(args.signals.split(",")), {int(s) for s in args.seeds.split(",")}
     cases = [tuple(c.split(":")[:2]) for c in args.cases.split(",")]
+    # under --rerun only this version's runs: a sweep of older code (another screen, say) drops out
     recs = [r for r in cache.records.values() if (r["task"], r["L"], r.get("scramble")) in wanted
-            and r["signal"] in signals and r["seed"] in seeds]
+            and r["signal"] in signals and r["seed"] in seeds and not (args.rerun and stale(r))]
     recs.sort(key=lambda r: (cases.index((r["task"], str(r["L"]))), r.get("scramble") or 0, r["signal"],
                              r.get("model") or "", -len(r["scores"]), r["seed"], r["steps"]))
     rows = [_row(r) for r in recs]
