@@ -227,9 +227,13 @@ def run_random(c: dict, threads: int, cache: RunCache, budget_seconds: float) ->
     return _profile_random(c, count, threads, seed=1000 + (c["scramble"] or 0) * 10 + c["seed"])
 
 
+def verify_fields(c: dict, order: tuple[int, ...]) -> dict:
+    return {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order),
+            "recipe": recipe(c)}
+
+
 def verified(c: dict, order: tuple[int, ...], threads: int, cache: RunCache, rerun: bool = False) -> float:
-    fields = {"kind": "verify", "task": c["task"], "L": c["L"], "scramble": c["scramble"], "order": list(order),
-              "recipe": recipe(c)}
+    fields = verify_fields(c, order)
 
     def train_it() -> dict:
         import torch
@@ -280,7 +284,9 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         print(json.dumps({"cell": cell, "method": method, "found": rec["found"], "seconds": round(rec["seconds"]),
                           "success": success}), flush=True)
         need_friendly = need_friendly or success < 1.0 - DISCOVERY_TOLERANCE
-    if need_friendly:  # a found order at >= 1 - tolerance is discovered whatever the friendly order scores
+    # a found order at >= 1 - tolerance is discovered whatever the friendly order scores; one verified
+    # before shows in the table all the same, so --rerun makes it again too
+    if need_friendly or (rerun and cache.get(verify_fields(c, friendly)) is not None):
         verified(c, friendly, threads, cache, rerun=rerun)
 
 
