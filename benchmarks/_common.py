@@ -74,7 +74,8 @@ def code_line(records: list[dict]) -> str:
         counts[version] = counts.get(version, 0) + 1
     known = sorted((v for v in counts if v), key=lambda v: -counts[v])
     if len(known) == 1 and None not in counts:
-        return f"orderopt/ as of {known[0]} (all {counts[known[0]]} runs)"
+        n = counts[known[0]]
+        return f"orderopt/ as of {known[0]} ({f'all {n} runs' if n > 1 else '1 run'})"
     parts = ["orderopt/ as of " + ", ".join(f"{v} ({_runs(counts[v])})" for v in known)] if known else []
     if None in counts:
         parts.append(f"not recorded ({_runs(counts[None])})")
