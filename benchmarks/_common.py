@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,18 +69,20 @@ def code_version(made_at: str | None) -> str | None:
 def code_line(records: list[dict]) -> str:
     """``orderopt/ as of 817159b (all 9 runs)``, or each version with its count of runs when the
     records (each with the ``commit`` that made it, where recorded) come from several."""
-    counts: dict[str | None, int] = {}
-    for rec in records:
-        version = code_version(rec.get("commit"))
-        counts[version] = counts.get(version, 0) + 1
-    known = sorted((v for v in counts if v), key=lambda v: -counts[v])
-    if len(known) == 1 and None not in counts:
-        n = counts[known[0]]
-        return f"orderopt/ as of {known[0]} ({f'all {n} runs' if n > 1 else '1 run'})"
-    parts = ["orderopt/ as of " + ", ".join(f"{v} ({_runs(counts[v])})" for v in known)] if known else []
-    if None in counts:
-        parts.append(f"not recorded ({_runs(counts[None])})")
-    return "; ".join(parts)
+    versions = [code_version(rec.get("commit")) for rec in records]
+    if versions[0] and len(set(versions)) == 1:
+        n = len(versions)
+        return f"orderopt/ as of {versions[0]} ({f'all {n} runs' if n > 1 else '1 run'})"
+    known, unrecorded = _tally(versions)
+    return "; ".join((["orderopt/ as of " + ", ".join(known)] if known else []) + unrecorded)
+
+
+def _tally(values: list[str | None]) -> tuple[list[str], list[str]]:
+    """``value (N runs)`` for each recorded value, most runs first, and ``not recorded (N runs)`` (when
+    some record lacks it): how a table's header lines count the runs behind its rows."""
+    counts = Counter(values)
+    known = [f"{v} ({_runs(n)})" for v, n in counts.most_common() if v]
+    return known, [f"not recorded ({_runs(counts[None])})"] if None in counts else []
 
 
 def _runs(n: int) -> str:
@@ -120,17 +123,11 @@ def commands_line(records: list[dict]) -> str | None:
     """The commands that made ``records`` (each with its count of runs), when any was not this one
     (``--rerun`` aside): a table written from the cache, or holding the runs of several sweeps, says
     which commands re-make its rows. None when this command made them all (or none was recorded)."""
-    counts: dict[str | None, int] = {}
-    for rec in records:
-        made_by = rec.get("command", "").replace(" --rerun", "") or None
-        counts[made_by] = counts.get(made_by, 0) + 1
-    if not set(counts) - {None, command_line().replace(" --rerun", "")}:
+    commands = [f"`{c}`" if (c := rec.get("command", "").replace(" --rerun", "")) else None for rec in records]
+    if not set(commands) - {None, f"`{command_line().replace(' --rerun', '')}`"}:
         return None
-    known = sorted((c for c in counts if c), key=lambda c: -counts[c])
-    parts = [f"`{c}` ({_runs(counts[c])})" for c in known]
-    if None in counts:
-        parts.append(f"not recorded ({_runs(counts[None])})")
-    return "; ".join(parts)
+    known, unrecorded = _tally(commands)
+    return "; ".join(known + unrecorded)
 
 
 def in_topic(topic: str, name: str) -> str:
@@ -231,7 +228,7 @@ class RunCache:
         always with ``refresh``; with ``rerun`` when the cached record is ``stale``."""
         key = self._key(fields)
         self.reload()
-        if refresh or key not in self.records or (rerun and stale(self.records[key])):
+        if refresh or self.needs(fields, rerun):
             rec = {**fields, **compute()}
             rec.setdefault("commit", commit())  # every record names the code, host and command that made it
             rec.setdefault("machine", machine())
