@@ -170,6 +170,12 @@ def stale(rec: dict) -> bool:
     return code_version(rec.get("commit")) != code_version(commit())
 
 
+def shown(records: list[dict], rerun: bool) -> list[dict]:
+    """The records a table shows: under ``--rerun`` only this version's, so the runs of an older sweep
+    (another recipe, say) drop out and the table comes from one version of the code; without it, all."""
+    return [rec for rec in records if not (rerun and stale(rec))]
+
+
 def add_rerun_option(ap) -> None:
     """The ``--rerun`` option every benchmark shares (see ``stale``)."""
     ap.add_argument("--rerun", action="store_true",

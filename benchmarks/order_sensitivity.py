@@ -13,7 +13,8 @@ Run:  python benchmarks/order_sensitivity.py [--preset cpu] [--length 8] [--task
 Writes benchmarks/results/<name>.md (default order_sensitivity). Every training is cached in
 results/<name>.jsonl under its task, order, steps, seed and settings (the training and model
 values that differ from the preset's), so an interrupted run resumes; the table lists every
-cached run of the file.
+cached run of the file (under --rerun only those of today's code, so the command names the whole
+sweep; --seed takes several seeds, 0,1,2).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from _common import RunCache, add_rerun_option, host_notes, in_topic, machine, write_table
+from _common import RunCache, add_rerun_option, host_notes, in_topic, machine, shown, write_table
 
 from orderopt.model import ModelShape
 from orderopt.presets import get_preset, preset_for
@@ -97,7 +98,7 @@ def main() -> None:
                     help="prod only: share of training rows with zeroed operand digits (default: the task's, 0.5)")
     ap.add_argument("--sparse-zero", type=float, default=None, metavar="P",
                     help="prod only: chance that a sparse row's operand digit is 0 (default: the task's, 0.3)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", default="0", help="training seed, or several comma-separated (0,1,2)")
     ap.add_argument("--name", default="order_sensitivity", help="result file name under benchmarks/results")
     add_rerun_option(ap)
     args = ap.parse_args()
@@ -116,41 +117,45 @@ def main() -> None:
         shape, config = chosen.final_model, chosen.final_train
         if args.model:
             shape = ModelShape(*(int(v) for v in args.model.split(",")))
-        config = with_overrides(config, steps=args.steps, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
-                                n_train=args.n_train, warmup_steps=args.warmup,
-                                weight_decay=args.weight_decay, hold_fraction=args.hold, adaptive=False)
-        splits = None
-        for order_name in args.orders.split(","):
-            settings = settings_of(preset, shape, config)
-            if args.small_operands is not None:
-                settings = {**(settings or {}), "train.small_operands": args.small_operands}
-            if getattr(task, "sparse_operands", 0):  # rows without it trained on uniform operands
-                settings = {**(settings or {}), "task.sparse_operands": task.sparse_operands}
-            if "sparse_zero" in task.options():  # left out at its default, as in the task's spec
-                settings = {**(settings or {}), "task.sparse_zero": task.sparse_zero}
-            fields = {"task": name, "L": task.length, "window": window, "order": order_name,
-                      "steps": config.total_steps(), "seed": config.seed, "settings": settings}
+        base = config
+        for seed in (int(v) for v in args.seed.split(",")):
+            config = with_overrides(base, steps=args.steps, seed=seed, lr=args.lr, batch_size=args.batch_size,
+                                    n_train=args.n_train, warmup_steps=args.warmup,
+                                    weight_decay=args.weight_decay, hold_fraction=args.hold, adaptive=False)
+            splits = None
+            for order_name in args.orders.split(","):
+                settings = settings_of(preset, shape, config)
+                if args.small_operands is not None:
+                    settings = {**(settings or {}), "train.small_operands": args.small_operands}
+                if getattr(task, "sparse_operands", 0):  # rows without it trained on uniform operands
+                    settings = {**(settings or {}), "task.sparse_operands": task.sparse_operands}
+                if "sparse_zero" in task.options():  # left out at its default, as in the task's spec
+                    settings = {**(settings or {}), "task.sparse_zero": task.sparse_zero}
+                fields = {"task": name, "L": task.length, "window": window, "order": order_name,
+                          "steps": config.total_steps(), "seed": config.seed, "settings": settings}
 
-            def train_it(task=task, order_name=order_name, shape=shape, config=config) -> dict:
-                nonlocal splits
-                if splits is None:
-                    splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
-                    if args.small_operands is not None:
-                        splits = small_operand_train(task, splits, args.small_operands, config.seed)
-                order = task.parse_order(order_name)
-                result = train(task, order, shape, config, splits=splits, progress=False)
-                rep = success_rate(result.model, splits.x_test, splits.y_test, order)
-                n = len(splits.x_test)  # as many training samples: learned-but-not-generalised vs not learned
-                fit = success_rate(result.model, splits.x_train[:n], splits.y_train[:n], order)
-                return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
-                        "position_acc": [round(a, 3) for a in rep.position_accuracy],
-                        "train_success": fit.success_rate, "val_loss": result.curve[-1][1],
-                        "curve": [round(v, 4) for _, v in result.curve], "seconds": result.seconds,
-                        "machine": machine()}
+                def train_it(task=task, order_name=order_name, shape=shape, config=config) -> dict:
+                    nonlocal splits
+                    if splits is None:
+                        splits = task.splits(config.n_train, config.n_val, config.n_test, seed=config.seed)
+                        if args.small_operands is not None:
+                            splits = small_operand_train(task, splits, args.small_operands, config.seed)
+                    order = task.parse_order(order_name)
+                    result = train(task, order, shape, config, splits=splits, progress=False)
+                    rep = success_rate(result.model, splits.x_test, splits.y_test, order)
+                    n = len(splits.x_test)  # as many training samples: learned-but-not-generalised vs not learned
+                    fit = success_rate(result.model, splits.x_train[:n], splits.y_train[:n], order)
+                    return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
+                            "position_acc": [round(a, 3) for a in rep.position_accuracy],
+                            "train_success": fit.success_rate, "val_loss": result.curve[-1][1],
+                            "curve": [round(v, 4) for _, v in result.curve], "seconds": result.seconds,
+                            "machine": machine()}
 
-            rec = cache.run(fields, train_it, rerun=args.rerun)
-            print(_row(rec), flush=True)
-    records = list(cache.records.values())  # every cached run, in the order they were made
+                rec = cache.run(fields, train_it, rerun=args.rerun)
+                print(_row(rec), flush=True)
+    # every cached run, in the order they were made (under --rerun only this version's: the command
+    # then names the whole sweep)
+    records = shown(list(cache.records.values()), args.rerun)
     rows = [_row(rec) for rec in records]
     path = write_table(
         args.name,

@@ -2,13 +2,16 @@
 
 Run:  python benchmarks/profiling_rank.py                       # square L=8,10,12 and relu L=16, seeds 0-2
       python benchmarks/profiling_rank.py --signals none,index --cases square:8,square:10 --seeds 0 --out profiling_signal
-      python benchmarks/profiling_rank.py --spearman square:8    # retrain top-8 + 8 random orders
-      python benchmarks/profiling_rank.py --cases delay:8:0,delay:8:1,square:8:0 --seeds 0 \
+      python benchmarks/profiling_rank.py --spearman square:8 --seeds 0   # retrain top-8 + 8 random orders
+      python benchmarks/profiling_rank.py --cases prod:6,delay:8:0 --seeds 0 \
              --steps 600,1200,2400,4800 --out profile_length    # how long until the profile separates
-      python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0 --others 7 --steps 1500 \
+      python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0,1,2 --others 1 --steps 1500 \
              --profile-model final --out profile_small_mixture   # a small mixture: more data per order
       python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0,1,2 --others 0 --signals none,index \
-             --steps 1500 --profile-model final --train final --out profile_plateau  # friendly alone
+             --steps 3000 --profile-model final --train final --out profile_plateau  # friendly alone
+      python benchmarks/profiling_rank.py --cases prod:6,prod:8 --seeds 0,1,2 --task-option sparse_profiles=0 \
+             --out profile_prod_uniform                          # a task option for every case
+Each table's own header gives the command that made it; add --rerun to make it again under today's code.
 Writes benchmarks/results/profiling_rank.md (or --out NAME, or profiling_spearman.md).
 """
 
@@ -19,7 +22,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from _common import RunCache, add_rerun_option, in_topic, stale, write_table
+from _common import RunCache, add_rerun_option, in_topic, shown, write_table
 from scipy.stats import spearmanr
 
 from orderopt.orders import format_order, identity, random_orders
@@ -141,8 +144,8 @@ def rank_check(args: argparse.Namespace) -> None:
     signals, seeds = set(args.signals.split(",")), {int(s) for s in args.seeds.split(",")}
     cases = [tuple(c.split(":")[:2]) for c in args.cases.split(",")]
     # under --rerun only this version's runs: a sweep of older code (another screen, say) drops out
-    recs = [r for r in cache.records.values() if (r["task"], r["L"], r.get("scramble")) in wanted
-            and r["signal"] in signals and r["seed"] in seeds and not (args.rerun and stale(r))]
+    recs = shown([r for r in cache.records.values() if (r["task"], r["L"], r.get("scramble")) in wanted
+                  and r["signal"] in signals and r["seed"] in seeds], args.rerun)
     recs.sort(key=lambda r: (cases.index((r["task"], str(r["L"]))), r.get("scramble") or 0, r["signal"],
                              r.get("model") or "", -len(r["scores"]), r["seed"], r["steps"]))
     rows = [_row(r) for r in recs]
@@ -161,20 +164,18 @@ def rank_check(args: argparse.Namespace) -> None:
                f"in {first} of {mixtures} mixture runs. " if mixtures else "") + "Scores: mean validation cross-entropy per "
         f"target token after the given steps ({config.val_per_order} validation samples per order, "
         f"`{config.validation}` validation: see profiling_throughput.md; 'screen' = validation samples per order that "
-        "decided which orders were scored on all of them: 16 before screens shared a budget of "
-        f"{config.screen_budget} (order, sample) pairs, `orderopt.profiling.screen_size`; runs made from "
-        "2026-12-04 09:00 UTC shift the orders outside the finalists onto the finalists' scale, earlier ones do "
-        "not, which changes their scores, not which orders were finalists). Each run is cached in {args.out}.jsonl. "
+        "decided which orders were scored on all of them, `orderopt.profiling.screen_size`). "
+        f"Each run is cached in {args.out}.jsonl. "
         "Random orders: `random_orders(L, N, seed, exclude=[forward])`, N = orders - 1 (127 unless a run set "
         "`--others`: a smaller mixture gives each order more of the run's data). Others' spread = (median - best) / median "
         "over the N random orders: how far apart the orders already are (a flat profile has none). `prod`'s "
         "forward is lsd-first. `(final model)`: the preset's final model shape used as profile model. Seconds are "
         "wall time; 'falls at' = the first checkpoint where the friendly order's loss is below half its "
-        "first checkpoint's (when the plateau was left; n/r = run made before curves were recorded); "
+        "first checkpoint's (when the plateau was left); "
         f"'targets learned' = how many of the L targets have a validation loss below {LEARNED} under the friendly "
-        "order / under the other order that learned most (n/r = run made before this column existed): a target "
-        "that no order has learned yet cannot tell orders apart. A run with "
-        "0 others profiles the friendly order alone. Some runs shared the 2 cores with another benchmark (each then on 1 torch thread).",
+        "order / under the other order that learned most: a target that no order has learned yet cannot tell orders "
+        "apart. A run with 0 others profiles the friendly order alone. Runs made two at a time on the 2 cores (each "
+        "on 1 torch thread) take about twice the seconds of a lone run.",
     )
 
 

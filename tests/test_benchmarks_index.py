@@ -63,6 +63,10 @@ def test_rerun_remakes_only_the_runs_another_package_version_made(tmp_path, monk
     assert cache.get({"case": "old"})["value"] == 2
     assert _common.RunCache("t", ("case",)).needs({"case": "old"}, rerun=True) is False  # a second --rerun resumes
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 3  # the old record stays as history
+    # the table of a --rerun shows this version's runs only: an older sweep's run drops out
+    gone = {"case": "older sweep", "value": 1, "commit": "a03485a"}
+    assert _common.shown([gone, *cache.records.values()], rerun=True) == list(cache.records.values())
+    assert _common.shown([gone], rerun=False) == [gone]
 
 
 def test_a_table_written_from_the_cache_names_the_commands_that_made_its_rows(monkeypatch):
