@@ -77,6 +77,16 @@ def code_line(records: list[dict]) -> str:
     return "; ".join((["orderopt/ as of " + ", ".join(known)] if known else []) + unrecorded)
 
 
+def machine_line(records: list[dict]) -> str:
+    """The machine(s) the ``records`` behind a table's rows ran on, with their count of runs: a table
+    written from the cache names where its runs were made, not where it was written."""
+    machines = [rec.get("machine") for rec in records]
+    if machines[0] and len(set(machines)) == 1:
+        return f"{machines[0]} ({f'all {len(machines)} runs' if len(machines) > 1 else '1 run'})"
+    known, unrecorded = _tally(machines)
+    return "; ".join(known + unrecorded)
+
+
 def _tally(values: list[str | None]) -> tuple[list[str], list[str]]:
     """``value (N runs)`` for each recorded value, most runs first, and ``not recorded (N runs)`` (when
     some record lacks it): how a table's header lines count the runs behind its rows."""
@@ -145,7 +155,7 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
         f"# {title}",
         "",
         f"- command: `{command_line()}`",
-        f"- machine: {machine()}",
+        f"- machine: {machine_line(records) if records else machine()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         *([f"- code: {code_line(records)}"] if records else []),
         *([f"- runs made by: {made_by}"] if records and (made_by := commands_line(records)) else []),

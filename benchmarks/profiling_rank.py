@@ -7,8 +7,8 @@ Run:  python benchmarks/profiling_rank.py                       # square L=8,10,
              --steps 600,1200,2400,4800 --out profile_length    # how long until the profile separates
       python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0,1,2 --others 1 --steps 1500 \
              --profile-model final --out profile_small_mixture   # a small mixture: more data per order
-      python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0,1,2 --others 0 --signals none,index \
-             --steps 3000 --profile-model final --train final --out profile_plateau  # friendly alone
+      python benchmarks/profiling_rank.py --cases delay:8:0 --seeds 0,1,2 --others 0 --steps 3000 \
+             --profile-model final --train final --out profile_plateau  # friendly alone
       python benchmarks/profiling_rank.py --cases prod:6,prod:8 --seeds 0,1,2 --task-option sparse_profiles=0 \
              --out profile_prod_uniform                          # a task option for every case
 Each table's own header gives the command that made it; add --rerun to make it again under today's code.

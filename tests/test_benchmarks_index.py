@@ -69,6 +69,17 @@ def test_rerun_remakes_only_the_runs_another_package_version_made(tmp_path, monk
     assert _common.shown([gone], rerun=False) == [gone]
 
 
+def test_a_table_names_the_machines_its_runs_ran_on_not_the_one_that_wrote_it():
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    from _common import machine_line
+
+    assert machine_line([{"machine": "A"}, {"machine": "A"}]) == "A (all 2 runs)"
+    assert machine_line([{"machine": "A"}, {"machine": "B"}, {"machine": "A"}, {}]) == (
+        "A (2 runs); B (1 run); not recorded (1 run)")
+
+
 def test_a_table_written_from_the_cache_names_the_commands_that_made_its_rows(monkeypatch):
     import sys
 
