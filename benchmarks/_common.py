@@ -70,9 +70,8 @@ def code_line(records: list[dict]) -> str:
     """``orderopt/ as of 817159b (all 9 runs)``, or each version with its count of runs when the
     records (each with the ``commit`` that made it, where recorded) come from several."""
     versions = [code_version(rec.get("commit")) for rec in records]
-    if versions[0] and len(set(versions)) == 1:
-        n = len(versions)
-        return f"orderopt/ as of {versions[0]} ({f'all {n} runs' if n > 1 else '1 run'})"
+    if one := _all_one(versions):
+        return f"orderopt/ as of {one}"
     known, unrecorded = _tally(versions)
     return "; ".join((["orderopt/ as of " + ", ".join(known)] if known else []) + unrecorded)
 
@@ -81,10 +80,17 @@ def machine_line(records: list[dict]) -> str:
     """The machine(s) the ``records`` behind a table's rows ran on, with their count of runs: a table
     written from the cache names where its runs were made, not where it was written."""
     machines = [rec.get("machine") for rec in records]
-    if machines[0] and len(set(machines)) == 1:
-        return f"{machines[0]} ({f'all {len(machines)} runs' if len(machines) > 1 else '1 run'})"
+    if one := _all_one(machines):
+        return one
     known, unrecorded = _tally(machines)
     return "; ".join(known + unrecorded)
+
+
+def _all_one(values: list[str | None]) -> str | None:
+    """``value (all N runs)`` (or ``(1 run)``) when every run recorded the same value, else None."""
+    if values[0] and len(set(values)) == 1:
+        return f"{values[0]} ({f'all {len(values)} runs' if len(values) > 1 else '1 run'})"
+    return None
 
 
 def _tally(values: list[str | None]) -> tuple[list[str], list[str]]:

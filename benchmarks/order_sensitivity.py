@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from _common import RunCache, add_rerun_option, host_notes, in_topic, machine, shown, write_table
+from _common import RunCache, add_rerun_option, host_notes, in_topic, shown, write_table
 
 from orderopt.model import ModelShape
 from orderopt.presets import get_preset, preset_for
@@ -148,8 +148,7 @@ def main() -> None:
                     return {"success": rep.success_rate, "mean_acc": sum(rep.position_accuracy) / len(rep.position_accuracy),
                             "position_acc": [round(a, 3) for a in rep.position_accuracy],
                             "train_success": fit.success_rate, "val_loss": result.curve[-1][1],
-                            "curve": [round(v, 4) for _, v in result.curve], "seconds": result.seconds,
-                            "machine": machine()}
+                            "curve": [round(v, 4) for _, v in result.curve], "seconds": result.seconds}
 
                 rec = cache.run(fields, train_it, rerun=args.rerun)
                 print(_row(rec), flush=True)
