@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, machine, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, machine, shown, write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.studies import best_orders, create_study, read_verification, search, verify
@@ -78,7 +78,8 @@ def main() -> None:
                   "verify_random": 0 if args.no_verify else args.verify_random}
         rec = cache.run(fields, lambda: search_seed(task, args, seed), rerun=args.rerun)
         print(" | ".join(map(str, row_of(rec))), flush=True)
-    recs = sorted((r for r in cache.records.values() if r["preset"] == args.preset), key=lambda r: r["seed"])
+    recs = shown(sorted((r for r in cache.records.values() if r["preset"] == args.preset), key=lambda r: r["seed"]),
+                 args.rerun)
     write_table(
         f"search/search_{args.task}_L{args.length}",
         f"Order search from random initialisation ({task.describe()}, preset {args.preset}, mixture rounds)",
