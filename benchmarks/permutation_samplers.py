@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from _common import RunCache, add_rerun_option, commit, write_table
+from _common import RunCache, add_rerun_option, write_table
 from ga_sampler import PermutationGASampler
 from joblib import Parallel, delayed
 from permutation_problems import QAP_NAMES, HiddenOrder, load_qap
@@ -167,12 +167,11 @@ def main() -> None:
             curve = run_one(p, k, s, top)
             return (p, k, s), {str(b): curve[b - 1] for b in budgets}
 
-        made_by = commit()
         for (p, k, s), best in Parallel(n_jobs=args.jobs, verbose=5, return_as="generator")(
             delayed(run_and_cache)(p, k, s) for p, k, s in jobs
         ):
             cache.run({"problem": p, "sampler": k, "seed": s, "max_budget": top},
-                      lambda best=best: {"best": best, "commit": made_by}, refresh=k in refresh,
+                      lambda best=best: {"best": best}, refresh=k in refresh,
                       rerun=args.rerun)
         results = {(p, k, s): {int(b): v for b, v in cache.get({"problem": p, "sampler": k, "seed": s,
                                                                    "max_budget": top})["best"].items()}
@@ -205,12 +204,6 @@ def main() -> None:
             "Kendall distance to the secret order (hidden-*; under noise, the true distance of the best "
             "*observed* trial). Bold = best mean in the row."
         )
-        made_at = {k: sorted({rec.get("commit") for rec in cache.records.values() if rec["sampler"] == k} - {None})
-                   for k in kinds}
-        recorded = [f"`{k}` at {', '.join(c)}" for k, c in made_at.items() if c]
-        if recorded:
-            sections.append("Runs re-made with `--refresh` record the commit that made them: " + "; ".join(recorded)
-                            + " (the others predate that record).")
     notes = "\n\n".join(sections)
     if not args.no_overhead:
         sizes = tuple(int(s) for s in args.overhead_sizes.split(","))
