@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPOSITORY = Path(__file__).resolve().parents[1]  # where git names the code behind a run
+RESULTS = REPOSITORY / "benchmarks" / "results"
 # A search discovers when its found #1 trains to at least the friendly order's exact-match success
 # minus this (discovery.py, search_acceptance.py).
 DISCOVERY_TOLERANCE = 0.05
@@ -47,7 +48,7 @@ def commit() -> str:
     """Short hash of the commit checked out when this benchmark started (it imports orderopt from
     the working tree then): records name the code that made them, even when a later commit lands
     while a long run is still going."""
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=RESULTS.parent,
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPOSITORY,
                           capture_output=True, text=True).stdout.strip()
 
 
@@ -62,7 +63,7 @@ def code_version(made_at: str | None) -> str | None:
     if not made_at:
         return None
     out = subprocess.run(["git", "log", "-1", "--abbrev=7", "--format=%h", made_at, "--", ":/orderopt/"],
-                         cwd=RESULTS.parent, capture_output=True, text=True)
+                         cwd=REPOSITORY, capture_output=True, text=True)
     return out.stdout.strip() or None
 
 
@@ -154,16 +155,19 @@ def in_topic(topic: str, name: str) -> str:
 
 def write_table(name: str, title: str, header: list[str], rows: list[list[object]], notes: str = "",
                 records: list[dict] | None = None) -> Path:
-    """Write ``benchmarks/results/<name>.md`` with the command and machine that made it and, given
-    the ``records`` behind its rows, which version(s) of the package code made them."""
+    """Write ``benchmarks/results/<name>.md`` with the command and machine that made it and which
+    version(s) of the package code made its rows: those of the ``records`` behind them, or, with no
+    records (a table measured afresh by this command, nothing cached), this command's."""
     (RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
+    this_run = code_version(commit())
     lines = [
         f"# {title}",
         "",
         f"- command: `{command_line()}`",
         f"- machine: {machine_line(records) if records else machine()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        *([f"- code: {code_line(records)}"] if records else []),
+        *([f"- code: {code_line(records)}"] if records else
+          [f"- code: orderopt/ as of {this_run} (this command)"] if records is None and this_run else []),
         *([f"- runs made by: {made_by}"] if records and (made_by := commands_line(records)) else []),
         "",
         "| " + " | ".join(header) + " |",
@@ -216,6 +220,7 @@ class RunCache:
         self.path = RESULTS / f"{name}.jsonl"
         self.key_fields = key_fields
         self.records: dict[tuple, dict] = {}
+        self.used: list[dict] = []  # what ``run`` returned in this process: the runs behind this command's table
         self._size_read = -1  # the file only grows (runs are appended), so an unchanged size means nothing new
         self.reload()
 
@@ -260,4 +265,5 @@ class RunCache:
                 fh.write(json.dumps(rec) + "\n")
             self.reload()  # with what other processes appended while this one computed
             self.records[key] = rec
+        self.used.append(self.records[key])
         return self.records[key]

@@ -231,7 +231,8 @@ def modes_table(args, cache) -> None:
                 ["mode", "orders T", "seconds", "orders / s", "peak memory MiB", "forward rank"], rows,
                 notes=f"Mixture at T=1024 scores **{speedup:.0f}x** more orders per second than separate runs "
                 "(separate mode costs the same per order, so its T=1024 row is extrapolated from 8 runs). Batched "
-                "mode stacks the separate runs with torch.func; on a CPU it does the same arithmetic as separate.")
+                "mode stacks the separate runs with torch.func; on a CPU it does the same arithmetic as separate.",
+                records=results)
 
 
 def main() -> None:
@@ -260,6 +261,7 @@ def main() -> None:
     parts = args.part.split(",")
     if "modes" in parts:
         modes_table(args, cache)
+    first = len(cache.used)  # the runs behind the main table come after the modes table's
     if not {"rounds", "agreement", "hardware", "verify"} & set(parts):
         return
     sections = []
@@ -309,7 +311,7 @@ def main() -> None:
             "side slow each other down (shared L3 and memory bandwidth of the VM). The 1.3x asked for verification "
             "is therefore not reachable here by threads, processes, compile or bf16 autocast (hardware table).")
     write_table("profiling/profiling_throughput", f"Profiling throughput: {first_title} ({args.task}, cpu preset, 600 steps)",
-                first_head, first_rows, notes="\n".join(notes))
+                first_head, first_rows, notes="\n".join(notes), records=cache.used[first:])
 
 
 if __name__ == "__main__":

@@ -92,3 +92,22 @@ def test_a_table_written_from_the_cache_names_the_commands_that_made_its_rows(mo
         f"`{sweep}` (2 runs); not recorded (1 run)")
     monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--steps", "600"])
     assert _common.commands_line([{"command": sweep}, {}]) is None  # this command made every recorded run
+
+
+def test_a_table_measured_afresh_names_this_commands_code_and_cached_runs_name_their_own(tmp_path, monkeypatch):
+    """A table with no cache behind it (a timing) was made by this command's code; a cached table's
+    code line comes from the runs ``RunCache.run`` returned for it (``used``), not from this command."""
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    afresh = _common.write_table("afresh", "t", ["a"], [[1]]).read_text()
+    assert f"- code: orderopt/ as of {_common.code_version(_common.commit())} (this command)" in afresh
+    cache = _common.RunCache("c", ("case",))
+    cache.run({"case": "x"}, lambda: {"commit": "a03485a"})  # a run made under 817159b
+    cache.run({"case": "x"}, lambda: {"commit": "never computed: cached"})
+    assert [r["commit"] for r in cache.used] == ["a03485a", "a03485a"]
+    cached = _common.write_table("cached", "t", ["a"], [[1]], records=cache.used[:1]).read_text()
+    assert "- code: orderopt/ as of 817159b (1 run)" in cached and "this command" not in cached
