@@ -221,6 +221,7 @@ class RunCache:
         self.key_fields = key_fields
         self.records: dict[tuple, dict] = {}
         self.used: list[dict] = []  # what ``run`` returned in this process: the runs behind this command's table
+        self._used_keys: set[tuple] = set()
         self._size_read = -1  # the file only grows (runs are appended), so an unchanged size means nothing new
         self.reload()
 
@@ -265,5 +266,7 @@ class RunCache:
                 fh.write(json.dumps(rec) + "\n")
             self.reload()  # with what other processes appended while this one computed
             self.records[key] = rec
-        self.used.append(self.records[key])
+        if key not in self._used_keys:  # a run two tables share counts once
+            self._used_keys.add(key)
+            self.used.append(self.records[key])
         return self.records[key]
