@@ -54,15 +54,17 @@ def as_tokens(arr: np.ndarray, where: str, error: type[Exception]) -> np.ndarray
         return arr.astype(np.int64)
     numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     if numeric and arr.size and np.isfinite(arr).all() and (arr.max() > _INT_LIMIT or arr.min() < -_INT_LIMIT):
-        raise error(f"{where} holds values up to {arr.max()!r}; token values must lie within +-{_INT_LIMIT}: map "
-                    "them to a smaller range")
+        low, high = arr.min().item(), arr.max().item()  # plain numbers: a numpy repr would read np.int64(...)
+        extreme = f"values up to {high}" if high > _INT_LIMIT else f"values down to {low}"
+        raise error(f"{where} holds {extreme}; token values must lie within +-{_INT_LIMIT}: map them to a smaller "
+                    "range")
     if np.issubdtype(arr.dtype, np.integer):
         return arr.astype(np.int64)
     if np.issubdtype(arr.dtype, np.floating):
         whole = np.isfinite(arr) & (arr == np.round(arr))
         if whole.all():
             return arr.astype(np.int64)
-        bad = arr[~whole].ravel()[0]
+        bad = arr[~whole].ravel()[0].item()
         raise error(f"{where} holds non-integer values (e.g. {bad!r}); tokens are integers: round or bin the values "
                     "into a few integer levels")
     raise error(f"{where} has dtype {arr.dtype}; it must hold integers")
