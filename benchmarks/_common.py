@@ -159,15 +159,13 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
     version(s) of the package code made its rows: those of the ``records`` behind them, or, with no
     records (a table measured afresh by this command, nothing cached), this command's."""
     (RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
-    this_run = code_version(commit())
     lines = [
         f"# {title}",
         "",
         f"- command: `{command_line()}`",
         f"- machine: {machine_line(records) if records else machine()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        *([f"- code: {code_line(records)}"] if records else
-          [f"- code: orderopt/ as of {this_run} (this command)"] if records is None and this_run else []),
+        *([f"- code: {code}"] if (code := _code_of(records)) else []),
         *([f"- runs made by: {made_by}"] if records and (made_by := commands_line(records)) else []),
         "",
         "| " + " | ".join(header) + " |",
@@ -181,6 +179,16 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
     partial.write_text("\n".join(lines) + "\n")
     os.replace(partial, path)
     return path
+
+
+def _code_of(records: list[dict] | None) -> str | None:
+    """The ``code`` header line: the versions behind ``records``, or this command's when the table has
+    none (measured afresh); None for an empty table or outside a git checkout."""
+    if records:
+        return code_line(records)
+    if records is None and (version := code_version(commit())):
+        return f"orderopt/ as of {version} (this command)"
+    return None
 
 
 def stale(rec: dict) -> bool:
@@ -220,8 +228,7 @@ class RunCache:
         self.path = RESULTS / f"{name}.jsonl"
         self.key_fields = key_fields
         self.records: dict[tuple, dict] = {}
-        self.used: list[dict] = []  # what ``run`` returned in this process: the runs behind this command's table
-        self._used_keys: set[tuple] = set()
+        self._used: dict[tuple, dict] = {}  # what ``run`` returned in this process, each run once
         self._size_read = -1  # the file only grows (runs are appended), so an unchanged size means nothing new
         self.reload()
 
@@ -266,7 +273,10 @@ class RunCache:
                 fh.write(json.dumps(rec) + "\n")
             self.reload()  # with what other processes appended while this one computed
             self.records[key] = rec
-        if key not in self._used_keys:  # a run two tables share counts once
-            self._used_keys.add(key)
-            self.used.append(self.records[key])
+        self._used.setdefault(key, self.records[key])  # a run two tables share counts once
         return self.records[key]
+
+    @property
+    def used(self) -> list[dict]:
+        """The runs ``run`` returned in this process, in first-use order: those behind this command's table."""
+        return list(self._used.values())

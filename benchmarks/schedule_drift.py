@@ -24,7 +24,7 @@ import statistics
 
 import numpy as np
 
-from _common import RunCache, add_rerun_option, machine, write_table
+from _common import RunCache, add_rerun_option, write_table
 
 from orderopt.orders import kendall_tau_distance
 from orderopt.samplers import SCHEDULE_VERSION, Schedule, ScheduleConfig
@@ -53,7 +53,7 @@ def replay(n: int, noise: float, seed: int) -> dict:
     best = ranked[0]
     return {"found": ranked[0] == secret, "rank_of_hidden": ranked.index(secret) + 1 if secret in scores else None,
             "inversions": kendall_tau_distance(best, secret), "best_score": float(np.mean(scores[best])),
-            "orders": len(scores), "stages": stages, "stopped": stages < MAX_STAGES, "machine": machine()}
+            "orders": len(scores), "stages": stages, "stopped": stages < MAX_STAGES}
 
 
 def main() -> None:

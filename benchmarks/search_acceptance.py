@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, machine, shown, write_table
+from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, shown, write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.studies import best_orders, create_study, read_verification, search, verify
@@ -38,7 +38,7 @@ def search_seed(task, args, seed: int) -> dict:
     ver = {r.label: r.success for r in read_verification(study)}
     order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
     return {"search_min": round(span / 60, 2), "orders": len(trials), "found": list(order),
-            "kendall_to_forward": kendall_tau_distance(order, forward), "success": ver, "machine": machine()}
+            "kendall_to_forward": kendall_tau_distance(order, forward), "success": ver}
 
 
 def row_of(rec: dict) -> list:
