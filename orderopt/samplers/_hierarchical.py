@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ._errors import ConfigError, InvalidOrderError
 from ._orders import Order, hierarchical_encode, random_order, validate_order
-from ._compat import storage_of, study_id_of, trial_id_of
+from ._compat import set_trial_attrs, storage_of, study_id_of, trial_id_of
 from ._encoding import encode_params, layout_attr, order_param_names, step_params
 from ._history import EXPLORE, ROLE_ATTR, ROUND_ATTR, STAGE_ATTR, History, HistoryReader
 from ._locking import study_lock
@@ -359,11 +359,7 @@ class HierarchicalOrderSampler(BaseSampler):
             storage = storage_of(study)
             with study_lock(storage, study_id_of(study)):
                 order, label, index, role = self._choose(study, trial, name, sizes)
-                user, system = self._attrs(name, order, label, index, role)
-                for k, v in user.items():
-                    storage.set_trial_user_attr(trial_id_of(trial), k, v)
-                for k, v in system.items():
-                    storage.set_trial_system_attr(trial_id_of(trial), k, v)
+                set_trial_attrs(storage, trial_id_of(trial), *self._attrs(name, order, label, index, role))
             self._plans[key] = order
         return order
 
@@ -438,14 +434,15 @@ class HierarchicalOrderSampler(BaseSampler):
         items = {k: len(v) for k, v in hist.items.items()}
         with self._lock:
             memo = self._located.get(key)
-            if (memo is not None and memo[0] == head and memo[3] == evaluated and memo[4] == items
-                    and all(means.get(i) == obs for i, obs in memo[1].items())):
-                return memo[2]
+            if memo is not None and memo.holds(head, means, evaluated, items):
+                return memo.stage
         stage = schedule.trace(means, hist.study_orders, evaluated, hist.items)
-        upto = stage.index if stage is not None else max(means, default=-1)
-        used = {i: means.get(i) for i in range(-1, upto + 1)}  # absent stages too: None
+        # what the replay read: every stage before the one it stopped at (all, when it finished)
+        upto = stage.index if stage is not None else max([*means, *items], default=-1) + 1
+        memo = _Trace(stage, head, {i: means.get(i) for i in range(-1, upto)},
+                      {i: items.get(i) for i in range(-1, upto)}, evaluated)
         with self._lock:
-            self._located[key] = (head, used, stage, evaluated, items)
+            self._located[key] = memo
         return stage
 
     def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order]) -> Order:
@@ -471,6 +468,28 @@ class HierarchicalOrderSampler(BaseSampler):
                 if cand not in hist.tried and cand not in avoid and keep(cand):
                     return cand
         return elite[0] if elite else random_order(n, int(rng.integers(2**31)))
+
+
+@dataclass(frozen=True)
+class _Trace:
+    """A memoised ``Schedule.trace``: the stage it stopped at and what it read to get there."""
+
+    stage: Stage | None
+    head: tuple[Order, ...]
+    means: dict[int, dict[Order, float] | None]  # stage -> mean observations, for every stage before ``stage``
+    items: dict[int, int | None]  # stage -> number of per-item rows, likewise
+    evaluated: dict[Order, float]  # first evaluation of every order then evaluated
+
+    def holds(self, head: tuple[Order, ...], means: dict, evaluated: dict[Order, float], items: dict) -> bool:
+        """Whether replaying now would stop at the same stage. The stages before it read only
+        their own observations and the first evaluations of their candidates (which never
+        change), and the stage itself is built before any of its results: so it stands while
+        those are unchanged and it is still incomplete. Orders evaluated since (e.g. explore
+        trials) only add keys, which no earlier stage reads."""
+        return (head == self.head and self.evaluated.items() <= evaluated.items()
+                and all(items.get(i) == n for i, n in self.items.items())
+                and all(means.get(i) == obs for i, obs in self.means.items())
+                and (self.stage is None or not Schedule.complete(self.stage, means, evaluated)))
 
 
 def _anchor_map(references: Sequence[Order], anchors: Sequence[float], sign: float) -> dict[Order, float]:

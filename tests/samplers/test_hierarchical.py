@@ -368,3 +368,48 @@ def test_explore_rounds_do_not_change_the_schedule():
         labels = [label for label, _ in _run_batches(explore_while_held=explore)]
         assert labels[:2] == ["global-1", "global-2"]  # global-3 has no candidates: skipped, not stuck
         assert labels[-2:] == ["tournament-1", "tournament-2"] and len(set(labels)) == len(labels)
+
+
+def test_planning_bookkeeping_is_the_same_on_sqlite_and_in_memory(tmp_path):
+    """The six attrs a planned trial carries (written in one transaction on an RDB storage)."""
+    def bookkeeping(storage):
+        study = optuna.create_study(storage=storage, sampler=HierarchicalOrderSampler(seed=2))
+        study.optimize(hidden, n_trials=30)
+        keys = ("orderopt:stage", "orderopt:round", "orderopt:role")
+        return [({k: t.user_attrs[k] for k in ("order", "stage", "round")}, {k: t.system_attrs[k] for k in keys})
+                for t in study.trials]
+
+    rows = bookkeeping(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert rows == bookkeeping(None)
+    assert all(system["orderopt:stage"] == user["stage"] and system["orderopt:round"] == user["round"]
+               for user, system in rows)
+    assert {system["orderopt:role"] for _, system in rows} == {"candidate"}
+
+
+def test_memoised_trace_proposes_what_a_replay_on_every_ask_proposes(monkeypatch):
+    """The schedule is replayed only when a stage completes (or a result it read changes): the
+    proposals, stages and explore trials included, equal those of a replay on every ask."""
+    import orderopt.samplers._hierarchical as hierarchical
+
+    calls = Counter()
+    original = Schedule.trace
+
+    def counted(self, *args, **kwargs):
+        calls["trace"] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Schedule, "trace", counted)
+
+    def run():
+        calls.clear()
+        study = optuna.create_study(sampler=HierarchicalOrderSampler(seed=0, local_cap=6))
+        study.optimize(hidden, n_trials=250)
+        return [(t.user_attrs["order"], t.user_attrs["stage"]) for t in study.trials], calls["trace"]
+
+    memoised, replays = run()
+    monkeypatch.setattr(hierarchical._Trace, "holds", lambda self, *args: False)
+    replayed, every_ask = run()
+    assert memoised == replayed
+    stages = [stage for _, stage in memoised]
+    assert stages.count("explore") >= 10 and "local-2-inner" in stages
+    assert every_ask == 250 and replays <= len(set(stages)) + 5
