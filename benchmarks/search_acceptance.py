@@ -6,6 +6,8 @@ Each seed is the study `TASK-L<L>-mixture-seed<S>` in the storage (default: the 
 file `storage/orderopt.db`, the same one `orderopt search` uses), so the studies made by
 `orderopt search --task square --length 8 --seed S --verify` are resumed, not recomputed: the
 search stops when its schedule is done and the verification skips orders it already trained.
+Under --rerun a seed it searches again starts from a new study: resuming one that another version
+of the code (or an interrupted run) left would mix versions and stretch the measured span.
 Writes benchmarks/results/search_<task>_L<L>.md. Search time is the span from the first
 trial's start to the last trial's end, read from storage. Every seed's row is cached in
 results/search_<task>_L<L>.jsonl (by preset, seed and the verification counts), so seeds run by
@@ -19,7 +21,8 @@ import argparse
 from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, shown, write_table
 
 from orderopt.orders import format_order, kendall_tau_distance
-from orderopt.studies import best_orders, create_study, read_verification, search, verify
+from orderopt.storage import get_storage
+from orderopt.studies import best_orders, create_study, default_study_name, read_verification, search, verify
 from orderopt.tasks import make_task
 
 
@@ -27,8 +30,10 @@ KEY = ("preset", "seed", "verify_top", "verify_random")
 
 
 def search_seed(task, args, seed: int) -> dict:
-    """Search (resuming the seed's study if it exists), verify, and return the row's values."""
+    """Search (resuming the seed's study if it exists, except under --rerun), verify, and return the row's values."""
     forward = task.parse_order("forward")
+    if args.rerun:
+        discard_study(task, args.storage, seed)
     study = create_study(task, storage=args.storage, preset=args.preset, seed=seed)
     search(study, progress=False)
     if not args.no_verify:
@@ -39,6 +44,16 @@ def search_seed(task, args, seed: int) -> dict:
     order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
     return {"search_min": round(span / 60, 2), "orders": len(trials), "found": list(order),
             "kendall_to_forward": kendall_tau_distance(order, forward), "success": ver}
+
+
+def discard_study(task, storage: str | None, seed: int) -> None:
+    """Delete the seed's study, if any, so that its search is timed from nothing."""
+    import optuna
+
+    try:
+        optuna.delete_study(study_name=default_study_name(task, "mixture", seed), storage=get_storage(storage))
+    except KeyError:
+        pass
 
 
 def row_of(rec: dict) -> list:
