@@ -9,9 +9,10 @@ search stops when its schedule is done and the verification skips orders it alre
 Under --rerun a seed it searches again starts from a new study: resuming one that another version
 of the code (or an interrupted run) left would mix versions and stretch the measured span.
 Writes benchmarks/results/search_<task>_L<L>.md. Search time is the span from the first
-trial's start to the last trial's end, read from storage. Every seed's row is cached in
-results/search_<task>_L<L>.jsonl (by preset, seed and the verification counts), so seeds run by
-separate commands fill one table and a finished seed is not searched again.
+trial's start to the last trial's end, read from storage; the learnability check that sets the
+profile length before the first trial is timed apart ("check min", where recorded). Every seed's
+row is cached in results/search_<task>_L<L>.jsonl (by preset, seed and the verification counts),
+so seeds run by separate commands fill one table and a finished seed is not searched again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes,
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.storage import get_storage
-from orderopt.studies import best_orders, create_study, default_study_name, read_verification, search, verify
+from orderopt.studies import (best_orders, create_study, default_study_name, learnability_of, read_verification, search,
+                               verify)
 from orderopt.tasks import make_task
 
 
@@ -42,7 +44,9 @@ def search_seed(task, args, seed: int) -> dict:
     span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
     ver = {r.label: r.success for r in read_verification(study)}
     order = best_orders(study, 1)[0][0]  # found #1: the tournament's pick, as the CLI reports it
+    check = learnability_of(study) or {}
     return {"search_min": round(span / 60, 2), "orders": len(trials), "found": list(order),
+            "check_min": round(check["seconds"] / 60, 2) if "seconds" in check else None,
             "kendall_to_forward": kendall_tau_distance(order, forward), "success": ver}
 
 
@@ -68,7 +72,8 @@ def row_of(rec: dict) -> list:
     if "found #1" in ver and "forward" in ver:
         discovered = "yes" if ver["found #1"] >= ver["forward"] - DISCOVERY_TOLERANCE else "no"
     randoms = [success(f"random:{i}") for i in range(rec["verify_random"])]
-    return [rec["seed"], f"{rec['search_min']:.1f}", rec["orders"], format_order(rec["found"]),
+    check = f"{rec['check_min']:.1f}" if rec.get("check_min") is not None else "-"
+    return [rec["seed"], check, f"{rec['search_min']:.1f}", rec["orders"], format_order(rec["found"]),
             rec["kendall_to_forward"], " / ".join(found) or "-", success("forward"), discovered, success("reverse"),
             " / ".join(randoms) or "-"]
 
@@ -98,12 +103,13 @@ def main() -> None:
     write_table(
         f"search/search_{args.task}_L{args.length}",
         f"Order search from random initialisation ({task.describe()}, preset {args.preset}, mixture rounds)",
-        ["seed", "search min", "orders profiled", "found #1", "Kendall distance to forward", "success found #1..",
-         "forward", "discovered", "reverse", "random baselines"],
+        ["seed", "check min", "search min", "orders profiled", "found #1", "Kendall distance to forward",
+         "success found #1..", "forward", "discovered", "reverse", "random baselines"],
         [row_of(rec) for rec in recs], records=recs,
         notes=host_notes(recs, lambda r: f"seed {r['seed']}") + " Success = exact match on the test split "
         "after full training of the preset's final model (`verify`); discovered = found #1 within "
-        f"{DISCOVERY_TOLERANCE} of forward. Search minutes are wall time on this machine (they include any "
+        f"{DISCOVERY_TOLERANCE} of forward. Check minutes are the learnability check's (before the first trial; "
+        "'-' where not recorded). Search minutes are wall time on this machine (they include any "
         "wait for the CPU when another job ran beside the search). Rows are cached in the .jsonl next to this file.",
     )
 
