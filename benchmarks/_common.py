@@ -204,6 +204,17 @@ def shown(records: list[dict], rerun: bool) -> list[dict]:
     return [rec for rec in records if not (rerun and stale(rec))]
 
 
+def discard_study(name: str, storage) -> None:
+    """Delete study ``name`` from ``storage`` (a URL or storage object), if it is there: a timed
+    search must start from nothing, not resume what an interrupted run or another version left."""
+    import optuna
+
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:
+        pass
+
+
 def add_rerun_option(ap) -> None:
     """The ``--rerun`` option every benchmark shares (see ``stale``)."""
     ap.add_argument("--rerun", action="store_true",

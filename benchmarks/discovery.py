@@ -41,7 +41,8 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, in_topic, machine, write_table
+from _common import (DISCOVERY_TOLERANCE, RunCache, add_rerun_option, discard_study, host_notes, in_topic, machine,
+                     write_table)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -101,16 +102,6 @@ def storage_url(name: str) -> str:
     return f"sqlite:///{CACHE_DIR / name}.db"
 
 
-def fresh_study(name: str) -> None:
-    """Delete a study left by an interrupted run: a timed search must start from nothing."""
-    import optuna
-
-    try:
-        optuna.delete_study(study_name=name, storage=storage_url(name))
-    except KeyError:
-        pass
-
-
 def _env(threads: int, pythonpath: str | None = None) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     if pythonpath:
@@ -125,7 +116,7 @@ def run_v2(c: dict, threads: int) -> dict:
            "--quiet"]
     if c["scramble"] is not None:
         cmd += ["--scramble", str(c["scramble"])]
-    fresh_study(study_name("v2", c))
+    discard_study(study_name("v2", c), storage_url(study_name("v2", c)))
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, env=_env(threads), stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
@@ -177,7 +168,7 @@ def run_v1(c: dict, threads: int) -> dict:
            "--storage", storage_url(study_name("v1", c)), "--study", study_name("v1", c), "--quiet"]
     if c["scramble"] is None:
         cmd += ["--length", str(c["L"])]
-    fresh_study(study_name("v1", c))
+    discard_study(study_name("v1", c), storage_url(study_name("v1", c)))
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=tree, env=_env(threads, f"{tree}{os.pathsep}{HERE}"), stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start

@@ -216,7 +216,8 @@ def main() -> None:
                 lines.append(f"| {kind} | {size} | {total:.1f} | {own:.1f} | {cpu:.1f} |")
         lines += ["", f"Load average when the measurement started: {load:.1f} on {os.cpu_count()} cores "
                   "(wall times grow with other work on the machine; CPU time does not). The sampler's time "
-                  "includes its storage reads and its bookkeeping write on each trial (three user and three system attrs, in one transaction)."]
+                  "includes its storage reads and its bookkeeping write on each trial (three user and three "
+                  "system attrs, in one transaction)."]
         notes += "\n" + "\n".join(lines)
     header = ["problem", "trials", *kinds]
     path = write_table(

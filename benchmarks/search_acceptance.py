@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import argparse
 
-from _common import DISCOVERY_TOLERANCE, RunCache, add_rerun_option, host_notes, shown, write_table
+from _common import (DISCOVERY_TOLERANCE, RunCache, add_rerun_option, discard_study, host_notes, shown,
+                     write_table)
 
 from orderopt.orders import format_order, kendall_tau_distance
 from orderopt.storage import get_storage
@@ -32,10 +33,10 @@ KEY = ("preset", "seed", "verify_top", "verify_random")
 
 
 def search_seed(task, args, seed: int) -> dict:
-    """Search (resuming the seed's study if it exists, except under --rerun), verify, and return the row's values."""
+    """Search (resuming the seed's study, except under --rerun), verify, and return the row's values."""
     forward = task.parse_order("forward")
     if args.rerun:
-        discard_study(task, args.storage, seed)
+        discard_study(default_study_name(task, "mixture", seed), get_storage(args.storage))
     study = create_study(task, storage=args.storage, preset=args.preset, seed=seed)
     search(study, progress=False)
     if not args.no_verify:
@@ -48,16 +49,6 @@ def search_seed(task, args, seed: int) -> dict:
     return {"search_min": round(span / 60, 2), "orders": len(trials), "found": list(order),
             "check_min": round(check["seconds"] / 60, 2) if "seconds" in check else None,
             "kendall_to_forward": kendall_tau_distance(order, forward), "success": ver}
-
-
-def discard_study(task, storage: str | None, seed: int) -> None:
-    """Delete the seed's study, if any, so that its search is timed from nothing."""
-    import optuna
-
-    try:
-        optuna.delete_study(study_name=default_study_name(task, "mixture", seed), storage=get_storage(storage))
-    except KeyError:
-        pass
 
 
 def row_of(rec: dict) -> list:
