@@ -50,7 +50,7 @@ def bad_task_args(source: str, folder) -> tuple[list[str], str]:
             "scramble": (["--task", "squarre", "--scramble", "2"], "unknown task 'squarre'"),
             "callable": (["--task", "tests.user_task:broken"], "raised ValueError: no data today"),
             "file": (["--task", f"{folder / 'no_such_file.py'}:generate"], "no such file"),
-            "npz": (["--task", str(folder / "bad.npz")], "not a readable .npz file"),
+            "npz": (["--task", str(folder / "bad.npz")], "not an .npz archive"),
             "jsonl": (["--task", str(folder / "bad.jsonl")], "line 2: field 'input' has length 1")}[source]
 
 

@@ -7,6 +7,7 @@ spellings the CLI takes (name, dataset path, ``module:function``).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,6 +71,11 @@ def make_task(name: str, length: int | None = None, *, scramble: int | None = No
             f"({'/'.join(DATASET_SUFFIXES)}) or module:function (run `orderopt tasks` for the list)"
         )
     kwargs = {k: v for k, v in options.items() if v is not None}
+    for option in kwargs:
+        if option not in _options_of(TASKS[key]):
+            owners = [name for name, factory in TASKS.items() if option in _options_of(factory)]
+            raise TaskConfigError(f"task {key} takes no {_flag(option)}"
+                                  f"{f' (an option of {_join(owners)})' if owners else ''}; drop it")
     length = 8 if length is None else int(length)
     if length > MAX_LENGTH:  # refuse before building anything of that size
         raise TaskConfigError(f"task {key} with L={length} targets is above orderopt's limit of {MAX_LENGTH}; "
@@ -80,6 +86,19 @@ def make_task(name: str, length: int | None = None, *, scramble: int | None = No
         raise TaskConfigError(f"task {key}: bad option ({exc})") from None
     check_size(task.name, task.length, task.input_length, task.vocab_size)
     return task
+
+
+def _options_of(factory: Callable[..., Task]) -> set[str]:
+    """The keyword options a built-in task's constructor takes (besides ``length``)."""
+    return set(inspect.signature(factory).parameters) - {"self", "length"}
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _join(names: list[str]) -> str:
+    return ", ".join(names)
 
 
 def resolve_task(text: str, length: int | None = None, *, scramble: int | None = None, **options: Any) -> Task:
@@ -96,6 +115,10 @@ def resolve_task(text: str, length: int | None = None, *, scramble: int | None =
         task = from_callable(text)  # named by the caller: trusted for this process
     else:
         return make_task(text, length, **options)
+    given = [_flag(k) for k, v in options.items() if v is not None]
+    if given:  # silently ignored, a built-in's option would leave the user thinking it applied
+        raise TaskConfigError(f"{_join(given)} set{'s' if len(given) == 1 else ''} an option of a built-in task; "
+                              f"{text} is your own task and takes none: drop {'it' if len(given) == 1 else 'them'}")
     if length is not None and int(length) != task.length:
         raise TaskConfigError(f"{text} has targets of length {task.length}, but --length {length} was given; drop --length")
     return task

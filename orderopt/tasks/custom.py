@@ -2,19 +2,21 @@
 
 Dataset files: ``.npz`` with integer arrays ``x`` (n, input_length) and ``y`` (n, L), or JSON
 (``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` (or ``x``/``y``) per line
-or one array of them. Values may be any integers; they are shifted so that the smallest becomes
-token 0. A generator of few distinct inputs is split like a file (:meth:`CallableTask.rows`). A file may name
+or one array of them. Values may be any integers; token ``t`` is the file's ``t``-th smallest
+value. A generator of few distinct inputs is split like a file (:meth:`CallableTask.rows`). A file may name
 orders of its own: ``.npz`` arrays ``order_<name>``, or a first JSON line ``{"orders": {"<name>":
 [...]}}``; a generator its ``orders`` attribute. ``--order <name>`` then works as for built-ins.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import pkgutil
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -226,8 +228,23 @@ class CallableTask(Task):
         self.vocab_size = int(vocab_size)
         check_size(name, self.length, self.input_length, self.vocab_size)
         self._check(x, y, 256)
+        self._check_draws_follow_rng(x, y)
         own = _named_orders(getattr(generate, "orders", None), self.length, f"task {name}: {name}.orders", TaskConfigError)
         self._known = {**own, **_named_orders(known_orders, self.length, f"task {name}", TaskConfigError)}
+
+    def _check_draws_follow_rng(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Refuse a generator that ignores its ``rng``: its data would change from run to run (or,
+        seeded inside, repeat in every draw, so held-out rows would be training rows)."""
+        fix = ("draw every random number from the rng argument (rng.integers(...), not np.random, random or "
+               "torch's global generator)")
+        again = [np.asarray(a) for a in self._draw(256, np.random.default_rng(0))]
+        if not (np.array_equal(again[0], x) and np.array_equal(again[1], y)):
+            raise TaskConfigError(f"task {self.name}: generate(256, rng) gave different rows for the same seed, so "
+                                  f"no run could be repeated; {fix}")
+        other = [np.asarray(a) for a in self._draw(256, np.random.default_rng(1))]
+        if len(np.unique(_row_keys(x))) > 1 and np.array_equal(other[0], x):
+            raise TaskConfigError(f"task {self.name}: generate(256, rng) gave the same rows for two different seeds, so "
+                                  f"every draw would repeat them; {fix}")
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self.rows() is not None:  # few distinct inputs: drawn from the fixed rows, never a test row
@@ -340,6 +357,9 @@ ORDER_PREFIX = "order_"  # .npz arrays order_<name>: the dataset's named orders
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
+    if not zipfile.is_zipfile(path):  # numpy's own error for this speaks of pickles, which misleads
+        raise DatasetError(f"{path}: not an .npz archive (an .npz file is a zip of arrays; this one is not, e.g. "
+                           "an .npy file renamed or a partial copy); save with np.savez(path, x=..., y=...)")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("x", "y") if k not in data.files]
@@ -364,9 +384,10 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]
 FIELDS = {"input": ("input", "x"), "target": ("target", "y")}  # a row's fields and the names they may go by
 
 
-def _json_rows(path: Path) -> list[tuple[str, Any]]:
+def _json_rows(path: Path) -> tuple[list[tuple[str, Any]], bool]:
     """A JSON file's rows with where each stands: JSON lines (one object per line), or a file
-    holding one JSON array of objects (what ``json.dump(rows, f)`` writes)."""
+    holding one JSON array of objects (what ``json.dump(rows, f)`` writes); and whether its text
+    holds a ``true``, ``false`` or ``null``, which bulk conversion would take for numbers."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -377,7 +398,7 @@ def _json_rows(path: Path) -> list[tuple[str, Any]]:
         except json.JSONDecodeError:
             whole = None  # JSON lines whose first line is an array: reported line by line below
         if isinstance(whole, list):
-            return [(f"item {i}", row) for i, row in enumerate(whole)]
+            return [(f"item {i}", row) for i, row in enumerate(whole)], _has_literals(text)
     rows = []
     for no, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -387,14 +408,43 @@ def _json_rows(path: Path) -> list[tuple[str, Any]]:
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}, line {no}: not valid JSON ({exc.msg}); each line must be {{\"input\": [...], "
                                "\"target\": [...]}") from None
-    return rows
+    return rows, _has_literals(text)
+
+
+def _has_literals(text: str) -> bool:
+    return "true" in text or "false" in text or "null" in text
+
+
+def _whole_arrays(rows: list[tuple[str, Any]]) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]] | None:
+    """The rows of a well-formed file as arrays, checked in bulk (a 300,000-row file in about a
+    fifth of the row-by-row time); ``None`` for anything unusual, which the row-by-row reader
+    then names by line."""
+    orders: dict[str, list[int]] = {}
+    if rows and isinstance(rows[0][1], dict) and set(rows[0][1]) == {"orders"}:
+        orders, rows = rows[0][1]["orders"], rows[1:]
+    try:
+        xs = [row["input"] if "input" in row else row["x"] for _, row in rows]
+        ys = [row["target"] if "target" in row else row["y"] for _, row in rows]
+        x, y = np.asarray(xs), np.asarray(ys)
+    except (TypeError, KeyError, ValueError, OverflowError):  # not objects, a missing field, ragged, huge
+        return None
+    for arr in (x, y):
+        if not isinstance(orders, dict) or arr.ndim != 2 or arr.dtype.kind not in "iuf" or not arr.size:
+            return None
+        if np.abs(arr).max() > _INT_LIMIT or (arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr))):
+            return None
+    return x.astype(np.int64), y.astype(np.int64), orders
 
 
 def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
+    rows, has_literals = _json_rows(path)
+    whole = None if has_literals else _whole_arrays(rows)  # true/false/null: the row-by-row reader refuses them
+    if whole is not None:
+        return whole
     xs: list[list[int]] = []
     ys: list[list[int]] = []
     orders: dict[str, list[int]] = {}
-    for where, row in _json_rows(path):
+    for where, row in rows:
         if not isinstance(row, dict):
             raise DatasetError(f"{path}, {where}: expected an object with fields input and target")
         if not xs and not orders and set(row) == {"orders"}:  # a header: the dataset's named orders
@@ -421,6 +471,18 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]
     return np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64), orders
 
 
+@functools.lru_cache(maxsize=2)
+def _read_dataset(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
+    """A file read once per process while it is unchanged: a search or verification rebuilds its
+    task from the study several times. The arrays are read-only, being shared."""
+    del mtime_ns, size  # the cache key: an edited file is read again
+    file = Path(path)
+    x, y, orders = _read_npz(file) if file.suffix.lower() == ".npz" else _read_jsonl(file)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y, orders
+
+
 class DatasetTask(Task):
     """A fixed dataset: its rows are split once, by input, into training, validation and test
     parts (:meth:`Task.partition`)."""
@@ -432,21 +494,24 @@ class DatasetTask(Task):
         suffix = self.path.suffix.lower()
         if suffix not in DATASET_SUFFIXES:
             raise DatasetError(f"dataset file {path} has suffix {suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}")
-        x, y, orders = _read_npz(self.path) if suffix == ".npz" else _read_jsonl(self.path)
+        stat = self.path.stat()
+        x, y, orders = _read_dataset(str(self.path), stat.st_mtime_ns, stat.st_size)
         if len(x) == 0:
             raise DatasetError(f"{path}: no samples; the file must hold at least 3 rows")
         if y.shape[1] < 1 or x.shape[1] < 1:
             raise DatasetError(f"{path}: inputs and targets must be non-empty")
-        low, high = int(min(x.min(), y.min())), int(max(x.max(), y.max()))
-        if high - low + 1 > MAX_VOCAB:
-            raise DatasetError(f"{path}: values span {low}..{high} ({high - low + 1} tokens: x holds "
-                               f"{int(x.min())}..{int(x.max())}, y holds {int(y.min())}..{int(y.max())}), above "
-                               f"orderopt's limit of {MAX_VOCAB} distinct tokens; map them to a smaller range")
-        self.offset = -low  # the smallest value becomes token 0: the span, not the largest value, sets the vocabulary
-        self.x, self.y = x + self.offset, y + self.offset
+        # Token t is the t-th smallest value the file holds: a file's rows are all the rows there are,
+        # so no unseen value can turn up later, and values 0, 100, 200 cost 3 embedding rows, not 201.
+        self._values = np.unique(np.concatenate([x.ravel(), y.ravel()]))
+        if len(self._values) > MAX_VOCAB:
+            raise DatasetError(f"{path}: holds {len(self._values)} distinct values (x holds {int(x.min())}..{int(x.max())}, "
+                               f"y holds {int(y.min())}..{int(y.max())}), above orderopt's limit of {MAX_VOCAB} "
+                               "distinct tokens; bin them into fewer levels")
+        self.offset = -int(self._values[0])  # exact for a file whose values leave no gap; values() is exact always
+        self.x, self.y = np.searchsorted(self._values, x), np.searchsorted(self._values, y)
         self.name = name or self.path.name  # with its suffix: data.npz and data.jsonl are two tasks
         self.length, self.input_length = int(y.shape[1]), int(x.shape[1])
-        self.vocab_size = int(max(self.x.max(), self.y.max())) + 1
+        self.vocab_size = len(self._values)
         try:
             check_size(self.name, self.length, self.input_length, self.vocab_size)
         except TaskConfigError as exc:
@@ -463,6 +528,10 @@ class DatasetTask(Task):
 
     def known_orders(self) -> dict[str, Order]:
         return {**super().known_orders(), **self._known}
+
+    def values(self, tokens: np.ndarray) -> np.ndarray:
+        """Token ids back to the file's own values."""
+        return self._values[np.asarray(tokens)]
 
     def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` rows drawn with replacement from the training and validation parts (never a test row)."""

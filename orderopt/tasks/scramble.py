@@ -46,6 +46,9 @@ class ScrambledTask(Task):
     def generate_profile(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return self._relabelled(*self.base.generate_profile(n, rng))
 
+    def values(self, tokens: np.ndarray) -> np.ndarray:
+        return self.base.values(tokens)
+
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         rows = self.base.rows()
         return None if rows is None else self._relabelled(*rows)

@@ -112,8 +112,13 @@ def test_malformed_npz(tmp_path):
     with pytest.raises(DatasetError, match="dtype <U1"):
         from_file(tmp_path / "s.npz")
     (tmp_path / "c.npz").write_bytes(b"garbage")
-    with pytest.raises(DatasetError, match="not a readable .npz"):
+    with pytest.raises(DatasetError, match="not an .npz archive") as info:
         from_file(tmp_path / "c.npz")
+    assert "pickle" not in str(info.value)
+    np.save(tmp_path / "d.npy", np.zeros((3, 2), int))
+    (tmp_path / "d.npy").rename(tmp_path / "d.npz")  # an .npy file under an .npz name
+    with pytest.raises(DatasetError, match="not an .npz archive"):
+        from_file(tmp_path / "d.npz")
     with pytest.raises(DatasetError, match="does not exist"):
         from_file(tmp_path / "missing.npz")
 
@@ -140,7 +145,8 @@ def test_a_study_cannot_make_a_process_import_what_it_did_not_name(monkeypatch):
          r"array x holds values up to 9223372036854775808;"),  # a plain number, not np.uint64(...)
         ({"x": np.zeros((4, 3), np.int64), "y": np.full((4, 3), -3_000_000_000)},
          r"array y holds values down to -3000000000;"),  # the value out of range, not the largest
-        ({"x": np.zeros((4, 3), np.int64), "y": np.array([[0, 1, 9_000_000]] * 4)}, "y holds 0..9000000"),
+        ({"x": np.zeros((70_000, 1), np.int64), "y": np.arange(70_000).reshape(-1, 1) * 3},
+         "holds 70000 distinct values .*y holds 0..209997.*limit of 65536"),
     ],
 )
 def test_bad_dataset_values_are_refused_up_front(tmp_path, arrays, message):
@@ -149,6 +155,49 @@ def test_bad_dataset_values_are_refused_up_front(tmp_path, arrays, message):
     with pytest.raises(DatasetError, match=message) as info:
         from_file(path)
     assert "\n" not in str(info.value)
+
+
+def test_sparse_file_values_become_dense_tokens(tmp_path):
+    """Values 5, 105, .., 605 are 7 tokens, not 601: the same tokens as the file of 0..6."""
+    x = np.random.default_rng(0).integers(0, 7, size=(400, 4))
+    y = np.cumsum(x, axis=1) % 7
+    np.savez(tmp_path / "dense.npz", x=x, y=y)
+    np.savez(tmp_path / "sparse.npz", x=x * 100 + 5, y=y * 100 + 5)
+    dense, sparse = from_file(tmp_path / "dense.npz"), from_file(tmp_path / "sparse.npz")
+    assert dense.vocab_size == sparse.vocab_size == 7
+    assert all(np.array_equal(a, b) for a, b in zip(dense.rows(), sparse.rows()))
+    assert np.array_equal(sparse.values(sparse.rows()[1]), y * 100 + 5)
+    scrambled = resolve_task(str(tmp_path / "sparse.npz"), scramble=1)
+    assert np.array_equal(scrambled.values(scrambled.rows()[0]), x * 100 + 5)
+
+
+def test_json_rows_read_in_bulk_match_the_row_by_row_reader(tmp_path):
+    from orderopt.tasks.custom import _json_rows, _whole_arrays
+
+    rows = [{"orders": {"ahead": [1, 0, 2]}}] + [{"x": [i % 5, 2.0], "y": [i % 3, -i % 4, 7]} for i in range(50)]
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows))
+    listed, has_literals = _json_rows(path)
+    x, y, orders = _whole_arrays(listed)
+    assert not has_literals and x.dtype == y.dtype == np.int64 and orders == {"ahead": [1, 0, 2]}
+    assert np.array_equal(y, [[i % 3, -i % 4, 7] for i in range(50)]) and np.array_equal(x[:, 1], np.full(50, 2))
+    for odd in ('{"input": [1, 2.5], "target": [3]}', '{"input": [1, 2], "target": [3, 4]}\n{"input": [1], "target": [3, 4]}',
+                '{"input": [[1], [2]], "target": [3]}', '{"input": [1, 2]}', '[1, 2]'):
+        odd_path = tmp_path / "odd.jsonl"
+        odd_path.write_text(odd + "\n")
+        assert _whole_arrays(_json_rows(odd_path)[0]) is None  # left to the reader that names the line
+    (tmp_path / "flags.jsonl").write_text('{"input": [true, 2], "target": [3]}\n')
+    with pytest.raises(DatasetError, match="line 1: field 'input'"):
+        from_file(tmp_path / "flags.jsonl")
+
+
+def test_an_edited_dataset_file_is_read_again(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.arange(80).reshape(40, 2) % 3
+    np.savez(path, x=x, y=x)
+    assert from_file(path).vocab_size == 3
+    np.savez(path, x=x, y=x * 2)
+    assert from_file(path).vocab_size == 4  # values 0, 1, 2, 4
 
 
 def test_huge_json_integers_and_too_many_targets(tmp_path):
@@ -215,6 +264,24 @@ def test_a_generator_of_many_inputs_draws_fresh_rows():
     task = from_callable(running_sum)
     assert task.rows() is None and task.data_note(100, 10, 10) is None
     assert task.splits(2_000, 128, 128, seed=0).sizes == (2_000, 128, 128)
+
+
+def test_a_generator_that_ignores_its_rng_is_refused():
+    """Unseeded global draws change the data from run to run; a fixed seed inside repeats it."""
+    def global_numpy(n, rng):
+        x = np.random.randint(0, 5, size=(n, 3))
+        return x, (x + 1) % 5
+
+    def seeded_inside(n, rng):
+        x = np.random.default_rng(7).integers(0, 5, size=(n, 3))
+        return x, (x + 1) % 5
+
+    with pytest.raises(TaskConfigError, match="different rows for the same seed.*from the rng argument"):
+        from_callable(global_numpy)
+    with pytest.raises(TaskConfigError, match="same rows for two different seeds.*from the rng argument"):
+        from_callable(seeded_inside)
+    constant = from_callable(lambda n, rng: (np.zeros((n, 2), int), np.ones((n, 2), int)))  # one input: fine
+    assert constant.length == 2
 
 
 def rare_large_value(n, rng):
