@@ -133,6 +133,9 @@ def task_from_spec(spec: dict[str, Any]) -> Task:
     spec.pop("scramble", None)
     name = spec.pop("name")
     if name == "file":
+        if not Path(spec["path"]).is_file():  # a worker on another machine, or the file moved since
+            raise DatasetError(f"this study's task is the dataset file {spec['path']}, which is not there on this "
+                               "machine; copy it to that path (every worker reads the file the study was created with)")
         return from_file(spec["path"])
     if name == "callable":
         path = spec["import_path"]

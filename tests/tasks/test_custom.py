@@ -79,6 +79,9 @@ def test_npz_dataset(tmp_path):
     task = from_file(tmp_path / "d.npz")
     assert (task.length, task.vocab_size) == (2, 7)
     assert task_from_spec(task.spec()).length == 2
+    (tmp_path / "d.npz").rename(tmp_path / "moved.npz")  # what a worker on another machine meets
+    with pytest.raises(DatasetError, match="study's task is the dataset file .*d.npz, which is not there on this machine"):
+        task_from_spec(task.spec())
 
 
 @pytest.mark.parametrize(
