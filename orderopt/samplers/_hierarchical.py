@@ -403,8 +403,9 @@ class HierarchicalOrderSampler(BaseSampler):
         refs = self._best(hist, self.config.references)
         orders: list[Order] = []
         chosen: set[Order] = set()
+        elite = self._elite_of(schedule, hist)  # one ranking per batch: the history is fixed while it is planned
         for i in range(min(max_candidates, self.config.round_size)):
-            cand = self._explore(schedule, hist, len(hist.tried) + i, chosen)
+            cand = self._explore(schedule, hist, len(hist.tried) + i, chosen, elite)
             if cand in hist.tried or cand in chosen:
                 break  # the space is used up
             orders.append(cand)
@@ -445,13 +446,17 @@ class HierarchicalOrderSampler(BaseSampler):
             self._located[key] = memo
         return stage
 
-    def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order]) -> Order:
+    def _elite_of(self, schedule: Schedule, hist: History) -> list[Order]:
+        """The best orders by mean score, best first: the parents of explore proposals."""
+        return list(self._best(hist, self._elite or max(2, schedule.population // 4)))
+
+    def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order],
+                 elite: list[Order] | None = None) -> Order:
         """A mutation of an elite order (the better, the likelier) never tried and not in
         ``avoid``; a random untried order when the elites' neighbourhoods are used up."""
         n = schedule.n
         rng = np.random.default_rng([schedule.seed, 3, number])
-        size = self._elite or max(2, schedule.population // 4)
-        elite = [o for _, o in heapq.nsmallest(size, ((hist.mean_score(o), o) for o in hist.scores))]
+        elite = self._elite_of(schedule, hist) if elite is None else elite
         keep = schedule.representable
         if elite:
             weights = 1.0 / np.arange(1, len(elite) + 1)
