@@ -74,8 +74,8 @@ def make_task(name: str, length: int | None = None, *, scramble: int | None = No
     for option in kwargs:
         if option not in _options_of(TASKS[key]):
             owners = [name for name, factory in TASKS.items() if option in _options_of(factory)]
-            raise TaskConfigError(f"task {key} takes no {_flag(option)}"
-                                  f"{f' (an option of {_join(owners)})' if owners else ''}; drop it")
+            whose = f" (an option of {', '.join(owners)})" if owners else ""
+            raise TaskConfigError(f"task {key} takes no {_flag(option)}{whose}; drop it")
     length = 8 if length is None else int(length)
     if length > MAX_LENGTH:  # refuse before building anything of that size
         raise TaskConfigError(f"task {key} with L={length} targets is above orderopt's limit of {MAX_LENGTH}; "
@@ -97,10 +97,6 @@ def _flag(option: str) -> str:
     return "--" + option.replace("_", "-")
 
 
-def _join(names: list[str]) -> str:
-    return ", ".join(names)
-
-
 def resolve_task(text: str, length: int | None = None, *, scramble: int | None = None, **options: Any) -> Task:
     """A task from a registered name, a dataset path or an import path ``module:function``;
     ``scramble=SEED`` relabels its target indices."""
@@ -117,7 +113,7 @@ def resolve_task(text: str, length: int | None = None, *, scramble: int | None =
         return make_task(text, length, **options)
     given = [_flag(k) for k, v in options.items() if v is not None]
     if given:  # silently ignored, a built-in's option would leave the user thinking it applied
-        raise TaskConfigError(f"{_join(given)} set{'s' if len(given) == 1 else ''} an option of a built-in task; "
+        raise TaskConfigError(f"{', '.join(given)} set{'s' if len(given) == 1 else ''} an option of a built-in task; "
                               f"{text} is your own task and takes none: drop {'it' if len(given) == 1 else 'them'}")
     if length is not None and int(length) != task.length:
         raise TaskConfigError(f"{text} has targets of length {task.length}, but --length {length} was given; drop --length")

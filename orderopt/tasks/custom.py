@@ -428,8 +428,10 @@ def _whole_arrays(rows: list[tuple[str, Any]]) -> tuple[np.ndarray, np.ndarray, 
         x, y = np.asarray(xs), np.asarray(ys)
     except (TypeError, KeyError, ValueError, OverflowError):  # not objects, a missing field, ragged, huge
         return None
+    if not isinstance(orders, dict):
+        return None
     for arr in (x, y):
-        if not isinstance(orders, dict) or arr.ndim != 2 or arr.dtype.kind not in "iuf" or not arr.size:
+        if arr.ndim != 2 or arr.dtype.kind not in "iuf" or not arr.size:
             return None
         if np.abs(arr).max() > _INT_LIMIT or (arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr))):
             return None
