@@ -157,7 +157,8 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
                 records: list[dict] | None = None) -> Path:
     """Write ``benchmarks/results/<name>.md`` with the command and machine that made it and which
     version(s) of the package code made its rows: those of the ``records`` behind them, or, with no
-    records (a table measured afresh by this command, nothing cached), this command's."""
+    records (a table measured afresh by this command, nothing cached), this command's. An empty
+    ``header`` writes the notes alone (a command whose sections are all in its notes)."""
     (RESULTS / name).parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# {title}",
@@ -167,10 +168,8 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[object
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         *([f"- code: {code}"] if (code := _code_of(records)) else []),
         *([f"- runs made by: {made_by}"] if records and (made_by := commands_line(records)) else []),
-        "",
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-        *("| " + " | ".join(str(c) for c in row) + " |" for row in rows),
+        *(["", "| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |",
+           *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)] if header else []),
     ]
     if notes:
         lines += ["", notes.strip()]

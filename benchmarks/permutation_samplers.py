@@ -223,7 +223,7 @@ def main() -> None:
     path = write_table(
         "samplers/permutation_samplers" if not args.overhead_only else "samplers/permutation_samplers_overhead",
         f"Permutation samplers at equal budgets ({args.seeds} seeds)" if not args.overhead_only else "Sampler overhead",
-        header if rows else ["-"], rows, notes=notes,
+        header if rows else [], rows, notes=notes,
         records=[r for r in cache.records.values() if r["sampler"] in kinds] if not args.overhead_only else None,
     )
     print(f"wrote {path}")

@@ -186,6 +186,25 @@ def _named_orders(raw: Any, length: int, where: str, error: type[Exception]) -> 
     return out
 
 
+def _generated_pair(drawn: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A generator's return value as (x, y) token arrays of ``n`` rows. A 1-D ``x`` is one input
+    per row; anything else that is not ``(n, inputs)`` and ``(n, L)`` is refused in one line."""
+    if not isinstance(drawn, (tuple, list)) or len(drawn) != 2:
+        got = f"a {len(drawn)}-tuple" if isinstance(drawn, (tuple, list)) else type(drawn).__name__
+        raise TaskConfigError(f"task {name}: generate(n, rng) must return a pair (x, y), got {got}")
+    x, y = (np.asarray(a) for a in drawn)
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    if y.ndim == 1 and len(y) == n:
+        raise TaskConfigError(f"task {name}: generate's y has one target per row (shape {y.shape}); a task needs "
+                              "at least 2 targets to have an order: return y of shape (n, L), one column per target")
+    if x.ndim != 2 or y.ndim != 2 or len(x) != n or len(y) != n:
+        raise TaskConfigError(f"task {name}: generate({n}, rng) must return x of shape ({n}, inputs) and y of shape "
+                              f"({n}, L), got {x.shape} and {y.shape}")
+    return (as_tokens(x, f"task {name}: generate's x", TaskConfigError),
+            as_tokens(y, f"task {name}: generate's y", TaskConfigError))
+
+
 class CallableTask(Task):
     """Wraps ``generate(n, rng) -> (x, y)``; ``y`` must already be in canonical order. Named
     orders come from ``known_orders`` or from the function's own ``orders`` attribute
@@ -208,15 +227,10 @@ class CallableTask(Task):
         self._generate = generate
         self.name, self.formula, self.import_path = name, formula, import_path
         try:
-            x, y = generate(256, np.random.default_rng(0))
+            drawn = generate(256, np.random.default_rng(0))
         except Exception as exc:  # a user's function: report it in one line
             raise TaskConfigError(f"task {name}: generate(256, rng) raised {type(exc).__name__}: {exc}") from None
-        x, y = np.asarray(x), np.asarray(y)
-        if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or len(x) != 256:
-            raise TaskConfigError(
-                f"task {name}: generate(n, rng) must return two 2-D integer arrays with n rows, got shapes {x.shape}, {y.shape}"
-            )
-        x, y = (as_tokens(a, f"task {name}: generate's {k}", TaskConfigError) for a, k in ((x, "x"), (y, "y")))
+        x, y = _generated_pair(drawn, 256, name)
         self.input_length, self.length = int(x.shape[1]), int(y.shape[1])
         if min(x.min(), y.min()) < 0:
             raise TaskConfigError(f"task {name}: generate returned the value {int(min(x.min(), y.min()))}; a generator "
@@ -225,6 +239,10 @@ class CallableTask(Task):
         if not vocab_size:  # the largest token of a larger draw: a rare large value must not end a run later
             wide = max(int(a.max()) for a in self._draw(FINITE_PROBE_ROWS, np.random.default_rng(1)))
             vocab_size = max(int(x.max()), int(y.max()), wide) + 1
+            if vocab_size > MAX_VOCAB:  # token ids, not values: say so rather than count "distinct tokens"
+                raise TaskConfigError(f"task {name}: generate returned token ids up to {vocab_size - 1}; ids index "
+                                      f"an embedding table of at most {MAX_VOCAB:,} rows: number the values a "
+                                      "generator can return 0, 1, 2, ... and return those ids")
         self.vocab_size = int(vocab_size)
         check_size(name, self.length, self.input_length, self.vocab_size)
         self._check(x, y, 256)
@@ -252,9 +270,7 @@ class CallableTask(Task):
         return self._draw(n, rng)
 
     def _draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self._generate(n, rng)
-        return (as_tokens(np.asarray(a), f"task {self.name}: generate's {k}", TaskConfigError)
-                for a, k in ((x, "x"), (y, "y")))
+        return _generated_pair(self._generate(n, rng), n, self.name)
 
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """``None`` for a generator of many distinct inputs; for one of few (a small input space,

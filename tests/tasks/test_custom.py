@@ -35,10 +35,29 @@ def test_callable_by_import_path_roundtrips():
 
 
 def test_callable_bad_output():
-    with pytest.raises(TaskConfigError, match="2-D integer arrays"):
-        from_callable(lambda n, rng: (np.zeros(n, int), np.zeros(n, int)))
+    with pytest.raises(TaskConfigError, match=r"one target per row \(shape \(256,\)\).*shape \(n, L\)"):
+        from_callable(lambda n, rng: (np.zeros((n, 3), int), np.zeros(n, int)))
+    with pytest.raises(TaskConfigError, match=r"must return a pair \(x, y\), got a 3-tuple"):
+        from_callable(lambda n, rng: (np.zeros((n, 3), int),) * 3)
+    with pytest.raises(TaskConfigError, match=r"must return a pair \(x, y\), got ndarray"):
+        from_callable(lambda n, rng: np.zeros((n, 3), int))
+    with pytest.raises(TaskConfigError, match=r"x of shape \(256, inputs\) and y of shape \(256, L\), got \(256, 3\) and \(255, 3\)"):
+        from_callable(lambda n, rng: (np.zeros((n, 3), int), np.zeros((n - 1, 3), int)))
     with pytest.raises(TaskConfigError, match="cannot import"):
         from_callable("nosuch_module_xyz:f")
+
+
+def test_a_generator_of_one_input_per_row_and_of_large_ids():
+    def one_input(n, rng):  # x as a 1-D array: one input token per row
+        x = rng.integers(0, 1000, size=n)
+        return x, np.stack([x % 10, x // 10 % 10, x // 100], axis=1)
+    task = from_callable(one_input)
+    assert (task.input_length, task.length) == (1, 3)
+    x, y = task.sample(8, 0)
+    assert x.shape == (8, 1) and np.array_equal(y[:, 0], x[:, 0] % 10)
+    # ids beyond the embedding limit name what they are (ids, not a count of distinct values)
+    with pytest.raises(TaskConfigError, match="token ids up to 90000; .*number the values"):
+        from_callable(lambda n, rng: (rng.integers(0, 2, size=(n, 2)), rng.integers(0, 2, size=(n, 2)) * 90_000))
 
 
 def write_jsonl(path, rows):
