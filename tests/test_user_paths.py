@@ -1,5 +1,5 @@
 """Every command on every kind of task source, end to end through the CLI (tiny preset): a
-built-in task, a scrambled one, a generator named by import path, an .npz and a .jsonl file.
+built-in task, a scrambled one, a generator named by import path, an .npz, a .jsonl and a .csv file.
 Each command exits 0 and its ``--json`` document parses; a bad source is one line, exit 2, and
 leaves no study behind."""
 
@@ -22,7 +22,7 @@ from tests.user_task import generate
 
 SMALL_SEARCH = ["--preset", "tiny", "--levels", "2", "--population", "12", "--round-size", "12",
                 "--tournament-size", "4", "--model-proposals", "4", "--quiet"]
-SOURCES = ["builtin", "scramble", "callable", "file", "npz", "jsonl"]
+SOURCES = ["builtin", "scramble", "callable", "file", "npz", "jsonl", "csv"]
 
 
 def write_files(folder) -> None:
@@ -32,8 +32,11 @@ def write_files(folder) -> None:
         f.write(json.dumps({"orders": generate.orders}) + "\n")
         for xi, yi in zip(x.tolist(), y.tolist()):
             f.write(json.dumps({"input": xi, "target": yi}) + "\n")
+    header = ",".join([*(f"x{i}" for i in range(x.shape[1])), *(f"y{i}" for i in range(y.shape[1]))])
+    np.savetxt(folder / "user.csv", np.hstack([x, y]), fmt="%d", delimiter=",", header=header, comments="")
     (folder / "bad.npz").write_bytes(b"not a zip file")
     (folder / "bad.jsonl").write_text('{"input": [1, 2], "target": [3]}\n{"input": [1], "target": "x"}\n')
+    (folder / "bad.csv").write_text("x0,x1,y0\n1,2,3\n4,five,6\n")
 
 
 def task_args(source: str, folder) -> list[str]:
@@ -42,7 +45,8 @@ def task_args(source: str, folder) -> list[str]:
             "callable": ["--task", "tests.user_task:generate"],
             "file": ["--task", f"{Path(__file__).parent / 'user_task.py'}:generate"],
             "npz": ["--task", str(folder / "user.npz")],
-            "jsonl": ["--task", str(folder / "user.jsonl")]}[source]
+            "jsonl": ["--task", str(folder / "user.jsonl")],
+            "csv": ["--task", str(folder / "user.csv")]}[source]
 
 
 def bad_task_args(source: str, folder) -> tuple[list[str], str]:
@@ -51,7 +55,8 @@ def bad_task_args(source: str, folder) -> tuple[list[str], str]:
             "callable": (["--task", "tests.user_task:broken"], "raised ValueError: no data today"),
             "file": (["--task", f"{folder / 'no_such_file.py'}:generate"], "no such file"),
             "npz": (["--task", str(folder / "bad.npz")], "not an .npz archive"),
-            "jsonl": (["--task", str(folder / "bad.jsonl")], "line 2: field 'input' has length 1")}[source]
+            "jsonl": (["--task", str(folder / "bad.jsonl")], "line 2: field 'input' has length 1"),
+            "csv": (["--task", str(folder / "bad.csv")], "line 3, column x1: 'five' is not a number")}[source]
 
 
 def run_json(capsys, argv: list[str]) -> dict:
@@ -72,7 +77,7 @@ def folder(tmp_path_factory):
 def test_every_command_runs_on_every_task_source(source, folder, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     task = task_args(source, folder)
-    named = "friendly" if source != "builtin" else "forward"
+    named = "forward" if source in ("builtin", "csv") else "friendly"  # a CSV names no orders of its own
     jobs = "2" if source in ("file", "scramble") else "1"  # trainings in worker processes: the task must travel
 
     train = run_json(capsys, ["train", *task, "--preset", "tiny", "--steps", "20", "--order", named,

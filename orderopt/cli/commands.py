@@ -38,7 +38,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         for (preset, name), (_, why) in TASK_RECIPES.items():
             if name == task.name:
                 print(f"{'':<9} preset {preset}: {why}")
-    print("\nUser tasks: --task data.npz | data.jsonl ({'input': [...], 'target': [...]}) | module:function")
+    print("\nUser tasks: --task data.npz | data.jsonl ({'input': [...], 'target': [...]}) | data.csv (header x0,..,y0,..) | module:function")
     return 0
 
 

@@ -64,7 +64,7 @@ def _storage(p: argparse.ArgumentParser) -> None:
 
 def _task(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True,
-                   help="built-in task name, dataset file (.npz/.jsonl/.json), package.module:function or "
+                   help="built-in task name, dataset file (.npz/.jsonl/.json/.csv), package.module:function or "
                         "path/to/file.py:function")
     p.add_argument("--length", type=int, default=None, help="number of targets L (built-in tasks; default 8)")
     p.add_argument("--window", type=int, default=None, help="index task: window d")

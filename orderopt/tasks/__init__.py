@@ -103,7 +103,7 @@ def resolve_task(text: str, length: int | None = None, *, scramble: int | None =
     if scramble is not None:
         return scrambled(resolve_task(text, length, **options), scramble)
     if Path(text).expanduser().is_dir():
-        raise DatasetError(f"--task {text} is a directory; give a dataset file inside it (.npz, .jsonl or .json), "
+        raise DatasetError(f"--task {text} is a directory; give a dataset file inside it (.npz, .jsonl, .json or .csv), "
                            "a built-in task name or module:function")
     if text.lower().endswith(DATASET_SUFFIXES) or Path(text).is_file():
         task: Task = from_file(text)

@@ -2,7 +2,8 @@
 
 Dataset files: ``.npz`` with integer arrays ``x`` (n, input_length) and ``y`` (n, L), or JSON
 (``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` (or ``x``/``y``) per line
-or one array of them. Values may be any integers; token ``t`` is the file's ``t``-th smallest
+or one array of them, or ``.csv`` with a header naming each column ``x...`` (an input) or ``y...``
+(a target, in column order). Values may be any integers; token ``t`` is the file's ``t``-th smallest
 value. A generator of few distinct inputs is split like a file (:meth:`CallableTask.rows`). A file may name
 orders of its own: ``.npz`` arrays ``order_<name>``, or a first JSON line ``{"orders": {"<name>":
 [...]}}``; a generator its ``orders`` attribute. ``--order <name>`` then works as for built-ins.
@@ -10,12 +11,14 @@ orders of its own: ``.npz`` arrays ``order_<name>``, or a first JSON line ``{"or
 
 from __future__ import annotations
 
+import csv
 import functools
 import importlib.util
 import json
 import os
 import pkgutil
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +32,7 @@ from orderopt.tasks.base import MAX_VOCAB, Task, _row_keys, check_size
 __all__ = ["CallableTask", "DatasetTask", "from_callable", "from_file", "import_path_of", "load_callable", "DATASET_SUFFIXES", "TRUST_ENV",
            "trust_import", "is_trusted", "trusted_imports"]
 
-DATASET_SUFFIXES = (".npz", ".jsonl", ".json")
+DATASET_SUFFIXES = (".npz", ".jsonl", ".json", ".csv")
 _INT_LIMIT = 2**31  # token values beyond this are not tokens (and overflow int64 arithmetic on the way)
 Generate = Callable[[int, np.random.Generator], tuple[Any, Any]]
 # A generator whose first FINITE_PROBE_ROWS draws hold fewer than LARGE_SPACE_SHARE new inputs is
@@ -489,13 +492,76 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]
     return np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64), orders
 
 
+CSV_COLUMNS = {"x": "input", "input": "input", "y": "target", "target": "target"}  # header prefix: what a column holds
+CSV_FORM = "a header row x0,x1,..,y0,y1,.. (inputs x..., targets y... in their canonical order), then one row per sample"
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
+    """A CSV file with a header: columns named ``x...`` (or ``input...``) are inputs, ``y...`` (or
+    ``target...``) targets, whose left to right order is the canonical order; every other cell an
+    integer. Named orders are not part of the format: give them as ``--order 2,0,1,..``."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
+            header = [name.strip() for name in next(csv.reader(fh), [])]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: cannot read as CSV ({exc}); write {CSV_FORM}") from None
+    if not any(header):
+        raise DatasetError(f"{path}: no header on the first line (the file is empty or starts with a blank line); "
+                           f"write {CSV_FORM}")
+    kinds = [next((kind for prefix, kind in CSV_COLUMNS.items() if name.lower().startswith(prefix)), None)
+             for name in header]
+    if None in kinds:
+        bad = header[kinds.index(None)]
+        hint = " (the first row must be a header)" if bad.lstrip("-").replace(".", "", 1).isdigit() else ""
+        raise DatasetError(f"{path}: column {bad!r} is neither an input (x...) nor a target (y...){hint}; "
+                           f"write {CSV_FORM}")
+    if "input" not in kinds or "target" not in kinds:
+        raise DatasetError(f"{path}: the header names no {'input (x...)' if 'input' not in kinds else 'target (y...)'} "
+                           f"column; write {CSV_FORM}")
+    try:  # numpy's C parser, several times faster than the csv module on large files
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
+            values = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8-sig",
+                                quotechar='"', comments=None)
+    except ValueError as exc:
+        _raise_csv_cell_error(path, header)  # names the line and column when the csv module can
+        raise DatasetError(f"{path}: not readable as CSV ({exc}); write {CSV_FORM}") from None
+    if not values.size:
+        raise DatasetError(f"{path}: no samples below the header")
+    if values.shape[1] != len(header):
+        raise DatasetError(f"{path}: rows have {values.shape[1]} cells, the header has {len(header)}")
+    columns = {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in ("input", "target")}
+    x, y = (as_tokens(values[:, columns[kind]], f"{path}: a{'n' if kind == 'input' else ''} {kind} column", DatasetError)
+            for kind in ("input", "target"))
+    return x, y, {}
+
+
+def _raise_csv_cell_error(path: Path, header: list[str]) -> None:
+    """Name the first row or cell numpy could not read: its line, its column, what it holds."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for no, row in enumerate(csv.reader(fh), 1):
+            if no == 1 or not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise DatasetError(f"{path}, line {no}: {len(row)} cells, the header has {len(header)}")
+            for name, cell in zip(header, row):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise DatasetError(f"{path}, line {no}, column {name}: {cell!r} is not a number; every cell "
+                                       "below the header must be an integer") from None
+
+
+_READERS = {".npz": _read_npz, ".csv": _read_csv}  # any other suffix of DATASET_SUFFIXES is JSON
+
+
 @functools.lru_cache(maxsize=2)
 def _read_dataset(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
     """A file read once per process while it is unchanged: a search or verification rebuilds its
     task from the study several times. The arrays are read-only, being shared."""
     del mtime_ns, size  # the cache key: an edited file is read again
     file = Path(path)
-    x, y, orders = _read_npz(file) if file.suffix.lower() == ".npz" else _read_jsonl(file)
+    x, y, orders = _READERS.get(file.suffix.lower(), _read_jsonl)(file)
     x.setflags(write=False)
     y.setflags(write=False)
     return x, y, orders
@@ -508,7 +574,7 @@ class DatasetTask(Task):
     def __init__(self, path: str | Path, *, name: str | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
         if not self.path.is_file():
-            raise DatasetError(f"dataset file {path} does not exist; give an .npz or .jsonl file")
+            raise DatasetError(f"dataset file {path} does not exist; give an existing .npz, .jsonl, .json or .csv file")
         suffix = self.path.suffix.lower()
         if suffix not in DATASET_SUFFIXES:
             raise DatasetError(f"dataset file {path} has suffix {suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}")

@@ -123,6 +123,42 @@ def test_malformed_jsonl(tmp_path, content, message):
         from_file(path)
 
 
+def test_csv_dataset_columns_by_header(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, size=(300, 2))
+    first, second = (x[:, 0] + x[:, 1]) % 5, x[:, 0] * 10  # values 0, 10, .., 40: five tokens
+    lines = ["\ufeffinput_a, y_second ,input_b,target_first"]  # Excel's byte-order mark, spaces, either prefix
+    lines += [f"{a},{s}.0,{b},{f}" for (a, b), s, f in zip(x.tolist(), second.tolist(), first.tolist())]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    task = from_file(tmp_path / "d.csv")
+    assert (task.length, task.input_length) == (2, 2)
+    tokens_x, tokens_y = task.rows()
+    # targets in the header's left-to-right order; values mapped back through Task.values
+    assert np.array_equal(task.values(tokens_x), x)
+    assert np.array_equal(task.values(tokens_y), np.stack([second, first], axis=1))
+    assert task_from_spec(task.spec()).length == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1,2,3\n4,5,6\n", "column '1' is neither an input \\(x...\\) nor a target \\(y...\\) \\(the first row must be a header\\)"),
+        ("a,x1,y0\n1,2,3\n", "column 'a' is neither"),
+        ("x0,x1\n1,2\n", "the header names no target \\(y...\\) column"),
+        ("x0,y0,y1\n1,2,3\n4,5\n", "line 3: 2 cells, the header has 3"),
+        ("x0,y0,y1\n1,2,3\n4,,6\n", "line 3, column y0: '' is not a number"),
+        ("x0,y0\n1,2.5\n", "a target column holds non-integer values \\(e.g. 2.5\\)"),
+        ("x0,y0\n", "no samples below the header"),
+        ("", "no header on the first line"),
+    ],
+)
+def test_malformed_csv(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DatasetError, match=message):
+        from_file(path)
+
+
 def test_malformed_npz(tmp_path):
     np.savez(tmp_path / "a.npz", x=np.zeros((3, 2), int))
     with pytest.raises(DatasetError, match="missing array"):
