@@ -104,20 +104,28 @@ def test_npz_dataset(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content, message",
+    "suffix, content, message",
     [
-        ('{"input": [1, 2], "target": [3]}\n{"input": [1], "target": [3]}\n', "line 2: field 'input' has length 1"),
-        ('{"input": [1, 2], "target": [3]}\nnot json\n', "line 2: not valid JSON"),
-        ('{"input": [1, 2], "target": ["a"]}\n', "line 1: field 'target' \\(or 'y'\\) must be a list of integers"),
-        ('{"input": [1, 2]}\n', "line 1: field 'target'.*the object has fields 'input'"),
-        ('[{"input": [1, 2], "target": [3]}, {"input": [1, 2]}]', "item 1: field 'target'"),
-        ("[1, 2]\n", "item 0: expected an object"),
-        ('{"input": [1], "target": [2]}\n[1, 2]\n', "line 2: expected an object"),
-        ("\n\n", "no samples"),
+        (".jsonl", '{"input": [1, 2], "target": [3]}\n{"input": [1], "target": [3]}\n', "line 2: field 'input' has length 1"),
+        (".jsonl", '{"input": [1, 2], "target": [3]}\nnot json\n', "line 2: not valid JSON"),
+        (".jsonl", '{"input": [1, 2], "target": ["a"]}\n', "line 1: field 'target' \\(or 'y'\\) must be a list of integers"),
+        (".jsonl", '{"input": [1, 2]}\n', "line 1: field 'target'.*the object has fields 'input'"),
+        (".jsonl", '[{"input": [1, 2], "target": [3]}, {"input": [1, 2]}]', "item 1: field 'target'"),
+        (".jsonl", "[1, 2]\n", "item 0: expected an object"),
+        (".jsonl", '{"input": [1], "target": [2]}\n[1, 2]\n', "line 2: expected an object"),
+        (".jsonl", "\n\n", "no samples"),
+        (".csv", "1,2,3\n4,5,6\n", "column '1' is neither an input \\(x...\\) nor a target \\(y...\\) \\(the first row must be a header\\)"),
+        (".csv", "a,x1,y0\n1,2,3\n", "column 'a' is neither"),
+        (".csv", "x0,x1\n1,2\n", "the header names no target \\(y...\\) column"),
+        (".csv", "x0,y0,y1\n1,2,3\n4,5\n", "line 3: 2 cells, the header has 3"),
+        (".csv", "x0,y0,y1\n1,2,3\n4,,6\n", "line 3, column y0: '' is not a number"),
+        (".csv", "x0,y0\n1,2.5\n", "a target column holds non-integer values \\(e.g. 2.5\\)"),
+        (".csv", "x0,y0\n", "no samples below the header"),
+        (".csv", "", "no header on the first line"),
     ],
 )
-def test_malformed_jsonl(tmp_path, content, message):
-    path = tmp_path / "bad.jsonl"
+def test_malformed_text_files(tmp_path, suffix, content, message):
+    path = tmp_path / f"bad{suffix}"
     path.write_text(content)
     with pytest.raises(DatasetError, match=message):
         from_file(path)
@@ -137,26 +145,6 @@ def test_csv_dataset_columns_by_header(tmp_path):
     assert np.array_equal(task.values(tokens_x), x)
     assert np.array_equal(task.values(tokens_y), np.stack([second, first], axis=1))
     assert task_from_spec(task.spec()).length == 2
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        ("1,2,3\n4,5,6\n", "column '1' is neither an input \\(x...\\) nor a target \\(y...\\) \\(the first row must be a header\\)"),
-        ("a,x1,y0\n1,2,3\n", "column 'a' is neither"),
-        ("x0,x1\n1,2\n", "the header names no target \\(y...\\) column"),
-        ("x0,y0,y1\n1,2,3\n4,5\n", "line 3: 2 cells, the header has 3"),
-        ("x0,y0,y1\n1,2,3\n4,,6\n", "line 3, column y0: '' is not a number"),
-        ("x0,y0\n1,2.5\n", "a target column holds non-integer values \\(e.g. 2.5\\)"),
-        ("x0,y0\n", "no samples below the header"),
-        ("", "no header on the first line"),
-    ],
-)
-def test_malformed_csv(tmp_path, content, message):
-    path = tmp_path / "bad.csv"
-    path.write_text(content)
-    with pytest.raises(DatasetError, match=message):
-        from_file(path)
 
 
 def test_malformed_npz(tmp_path):
