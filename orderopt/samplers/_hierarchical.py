@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import heapq
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -236,7 +235,7 @@ class HierarchicalOrderSampler(BaseSampler):
         schedule = self._schedule(study, sizes)
         stage = self._locate(study, name, sizes, schedule, hist) or Stage(-1, EXPLORE, ())
         untried = tuple(o for o in stage.items() if (stage.index, o) not in hist.assigned)
-        best = min(((hist.mean_score(o), o) for o in hist.scores), default=None)
+        best = hist.ranked[0] if hist.ranked else None
         n = sum(sizes)
         space = math.factorial(n) if n <= 12 else 10**9
         return StageStatus(
@@ -400,7 +399,7 @@ class HierarchicalOrderSampler(BaseSampler):
                                  roles + (REFERENCE,) * len(stage.references), anchors)
         if not explore or (stage is None and not hist.scores):
             return None
-        refs = self._best(hist, self.config.references)
+        refs = hist.best(self.config.references)
         orders: list[Order] = []
         chosen: set[Order] = set()
         elite = self._elite_of(schedule, hist)  # one ranking per batch: the history is fixed while it is planned
@@ -415,12 +414,6 @@ class HierarchicalOrderSampler(BaseSampler):
         anchors = _anchor_map(refs, reference_anchors([hist.scores[o] for o in refs]), sign)
         return BatchPlan(EXPLORE, stage.index if stage else -1, (*orders, *refs),
                          (EXPLORE,) * len(orders) + (REFERENCE,) * len(refs), anchors)
-
-    @staticmethod
-    def _best(hist: History, count: int) -> tuple[Order, ...]:
-        if count < 1:
-            return ()
-        return tuple(o for _, o in heapq.nsmallest(count, ((hist.mean_score(o), o) for o in hist.scores)))
 
     def _locate(self, study: Study, name: str, sizes: tuple[int, ...], schedule: Schedule, hist: History
                 ) -> Stage | None:
@@ -448,7 +441,7 @@ class HierarchicalOrderSampler(BaseSampler):
 
     def _elite_of(self, schedule: Schedule, hist: History) -> list[Order]:
         """The best orders by mean score, best first: the parents of explore proposals."""
-        return list(self._best(hist, self._elite or max(2, schedule.population // 4)))
+        return list(hist.best(self._elite or max(2, schedule.population // 4)))
 
     def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order],
                  elite: list[Order] | None = None) -> Order:

@@ -3,6 +3,7 @@ trials, read incrementally (finished trials never change, so their prefix is kep
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable
@@ -42,12 +43,30 @@ class History:
     study_orders: list[Order] = field(default_factory=list)  # foreign evaluated orders, in trial order
     items: dict[int, list[tuple[Order, list[float], str]]] = field(default_factory=dict)  # stage -> per-item costs
     upto: int = 0  # (cached prefix only) trials 0..upto-1 are finished and included
+    ranked: list[tuple[float, Order]] = field(default_factory=list)  # (mean score, order) of every scored order, sorted
 
     def copy(self) -> History:
-        """An independent copy (the cache keeps its own)."""
-        return History({k: {o: list(v) for o, v in d.items()} for k, d in self.observations.items()},
-                       {o: list(v) for o, v in self.scores.items()}, set(self.tried), set(self.assigned), [],
-                       list(self.study_orders), {k: list(v) for k, v in self.items.items()}, self.upto)
+        """A copy the cache's own history is safe from. Score lists are shared, not copied (one ask
+        would otherwise copy every order's list): :meth:`add_score` replaces a list, never appends."""
+        return History({k: dict(d) for k, d in self.observations.items()}, dict(self.scores), set(self.tried),
+                       set(self.assigned), [], list(self.study_orders), {k: list(v) for k, v in self.items.items()},
+                       self.upto, list(self.ranked))
+
+    def best(self, count: int) -> tuple[Order, ...]:
+        """The ``count`` orders of lowest mean score, best first (ties by order): kept sorted as
+        scores arrive, since every explore ask reads it and the study can hold thousands of orders."""
+        return tuple(o for _, o in self.ranked[:max(count, 0)])
+
+    def add_score(self, order: Order, loss: float, index: int | None) -> None:
+        """Record one evaluation (and, with a stage ``index``, one observation of that stage)."""
+        before = self.scores.get(order, ())
+        if before:
+            del self.ranked[bisect.bisect_left(self.ranked, (self.mean_score(order), order))]
+        self.scores[order] = [*before, loss]
+        bisect.insort(self.ranked, (self.mean_score(order), order))
+        if index is not None:
+            stage = self.observations.setdefault(index, {})
+            stage[order] = [*stage.get(order, ()), loss]
 
     def means(self) -> dict[int, dict[Order, float]]:
         """Observations averaged per (stage, order), as the schedule replays them."""
@@ -138,18 +157,18 @@ class HistoryReader:
             return
         order, index, role = HistoryReader._claim(hist, t, name, raw)
         score = trial_score(t)
-        if score is None:  # pruned before it reported anything: the worst score
+        if score is None or math.isnan(score):  # pruned before it reported anything, or a NaN: the worst score
             loss = math.inf
         else:
             loss = sign * score
-        hist.scores.setdefault(order, []).append(loss)
         if role == EXPLORE:
+            hist.add_score(order, loss, None)
             return
         if index is None:  # evaluated without this sampler (enqueued, or by hand)
             index = FOREIGN
             if order not in hist.study_orders:
                 hist.study_orders.append(order)
-        hist.observations.setdefault(index, {}).setdefault(order, []).append(loss)
+        hist.add_score(order, loss, index)
         costs = t.system_attrs.get(prefix_of(name) + ITEM_SCORES_ATTR)
         if costs is not None and t.state == TrialState.COMPLETE and len(costs) == len(order):
             batch = str(t.system_attrs.get(RUN_ATTR, index))
