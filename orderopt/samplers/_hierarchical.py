@@ -402,9 +402,8 @@ class HierarchicalOrderSampler(BaseSampler):
         refs = hist.best(self.config.references)
         orders: list[Order] = []
         chosen: set[Order] = set()
-        elite = self._elite_of(schedule, hist)  # one ranking per batch: the history is fixed while it is planned
         for i in range(min(max_candidates, self.config.round_size)):
-            cand = self._explore(schedule, hist, len(hist.tried) + i, chosen, elite)
+            cand = self._explore(schedule, hist, len(hist.tried) + i, chosen)
             if cand in hist.tried or cand in chosen:
                 break  # the space is used up
             orders.append(cand)
@@ -443,13 +442,12 @@ class HierarchicalOrderSampler(BaseSampler):
         """The best orders by mean score, best first: the parents of explore proposals."""
         return list(hist.best(self._elite or max(2, schedule.population // 4)))
 
-    def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order],
-                 elite: list[Order] | None = None) -> Order:
+    def _explore(self, schedule: Schedule, hist: History, number: int, avoid: set[Order]) -> Order:
         """A mutation of an elite order (the better, the likelier) never tried and not in
         ``avoid``; a random untried order when the elites' neighbourhoods are used up."""
         n = schedule.n
         rng = np.random.default_rng([schedule.seed, 3, number])
-        elite = self._elite_of(schedule, hist) if elite is None else elite
+        elite = self._elite_of(schedule, hist)  # a slice of the history's kept ranking
         keep = schedule.representable
         if elite:
             weights = 1.0 / np.arange(1, len(elite) + 1)
