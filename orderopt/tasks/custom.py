@@ -1,12 +1,13 @@
 """User tasks: a Python callable ``generate(n, rng) -> (x, y)`` or a dataset file.
 
 Dataset files: ``.npz`` with integer arrays ``x`` (n, input_length) and ``y`` (n, L), or JSON
-(``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` (or ``x``/``y``) per line
-or one array of them, or ``.csv`` with a header naming each column ``x...`` (an input) or ``y...``
-(a target, in column order). Values may be any integers; token ``t`` is the file's ``t``-th smallest
-value. A generator of few distinct inputs is split like a file (:meth:`CallableTask.rows`). A file may name
-orders of its own: ``.npz`` arrays ``order_<name>``, or a first JSON line ``{"orders": {"<name>":
-[...]}}``; a generator its ``orders`` attribute. ``--order <name>`` then works as for built-ins.
+(``.jsonl``/``.json``), one object ``{"input": [...], "target": [...]}`` per line or one array of
+them (both forms accept every name of :data:`FIELDS`), or ``.csv`` with a header naming each
+column ``x...`` (an input) or ``y...`` (a target, in column order). Values may be any integers;
+token ``t`` is the file's ``t``-th smallest value. A generator of few distinct inputs is split
+like a file (:meth:`CallableTask.rows`). A file may name orders of its own: ``.npz`` arrays
+``order_<name>``, or a first JSON line ``{"orders": {"<name>": [...]}}``; a generator its
+``orders`` attribute. ``--order <name>`` then works as for built-ins.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
+import inspect
 import json
 import os
 import pkgutil
@@ -191,10 +193,20 @@ def _named_orders(raw: Any, length: int, where: str, error: type[Exception]) -> 
 
 def _generated_pair(drawn: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """A generator's return value as (x, y) token arrays of ``n`` rows. A 1-D ``x`` is one input
-    per row; anything else that is not ``(n, inputs)`` and ``(n, L)`` is refused in one line."""
+    per row; a dict with fields named as in a file (``{"x": ..., "y": ...}``) is a pair too; anything
+    else that is not ``(n, inputs)`` and ``(n, L)`` is refused in one line."""
+    if isinstance(drawn, dict):
+        names = {kind: _pick(drawn, kind) for kind in FIELDS}
+        if None in names.values():
+            raise TaskConfigError(f"task {name}: generate(n, rng) returned a dict with keys {', '.join(map(repr, drawn))}; "
+                                  "return a pair (x, y), or a dict with keys 'x' and 'y'")
+        drawn = (drawn[names["input"]], drawn[names["target"]])
     if not isinstance(drawn, (tuple, list)) or len(drawn) != 2:
         got = f"a {len(drawn)}-tuple" if isinstance(drawn, (tuple, list)) else type(drawn).__name__
-        raise TaskConfigError(f"task {name}: generate(n, rng) must return a pair (x, y), got {got}")
+        fix = ""
+        if isinstance(drawn, (tuple, list)) and len(drawn) == n:  # one (x_row, y_row) per sample
+            got, fix = f"{n} items (one per row?)", "; from rows of (x_row, y_row) return x, y = map(np.array, zip(*rows))"
+        raise TaskConfigError(f"task {name}: generate(n, rng) must return a pair (x, y), got {got}{fix}")
     x, y = (np.asarray(a) for a in drawn)
     if x.ndim == 1:
         x = x.reshape(-1, 1)
@@ -206,6 +218,20 @@ def _generated_pair(drawn: Any, n: int, name: str) -> tuple[np.ndarray, np.ndarr
                               f"({n}, L), got {x.shape} and {y.shape}")
     return (as_tokens(x, f"task {name}: generate's x", TaskConfigError),
             as_tokens(y, f"task {name}: generate's y", TaskConfigError))
+
+
+def _check_signature(generate: Generate, name: str) -> None:
+    """Refuse a function that cannot be called as ``generate(n, rng)`` before calling it, so the
+    message names the convention rather than the TypeError of a call."""
+    try:
+        signature = inspect.signature(generate)
+    except (TypeError, ValueError):  # a builtin or C callable: its call will tell
+        return
+    try:
+        signature.bind(256, None)
+    except TypeError:
+        raise TaskConfigError(f"task {name}: generate{signature} cannot be called as generate(n, rng); a generator "
+                              "takes the number of rows n and a numpy.random.Generator rng and returns (x, y)") from None
 
 
 class CallableTask(Task):
@@ -229,10 +255,12 @@ class CallableTask(Task):
     ) -> None:
         self._generate = generate
         self.name, self.formula, self.import_path = name, formula, import_path
+        _check_signature(generate, name)
         try:
             drawn = generate(256, np.random.default_rng(0))
-        except Exception as exc:  # a user's function: report it in one line
-            raise TaskConfigError(f"task {name}: generate(256, rng) raised {type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # a user's function: report it in one line, with how it is called
+            raise TaskConfigError(f"task {name}: generate(256, rng) raised {type(exc).__name__}: {exc} (orderopt calls "
+                                  "generate(n, rng) with n the number of rows and rng a numpy.random.Generator)") from None
         x, y = _generated_pair(drawn, 256, name)
         self.input_length, self.length = int(x.shape[1]), int(y.shape[1])
         if min(x.min(), y.min()) < 0:
@@ -373,6 +401,14 @@ def from_callable(generate: Generate | str, *, name: str | None = None, trusted:
 
 
 ORDER_PREFIX = "order_"  # .npz arrays order_<name>: the dataset's named orders
+# The names inputs and targets may go by, in every form (.npz arrays, JSON fields, a generator's
+# dict), first preferred: what users' own data files already call them.
+FIELDS = {"input": ("x", "input", "inputs", "X"), "target": ("y", "target", "targets", "Y")}
+
+
+def _pick(fields: Any, kind: str) -> str | None:
+    """The name under which ``fields`` (array names, an object's keys) holds ``kind``."""
+    return next((name for name in FIELDS[kind] if name in fields), None)
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
@@ -381,11 +417,12 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]
                            "an .npy file renamed or a partial copy); save with np.savez(path, x=..., y=...)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("x", "y") if k not in data.files]
+            names = {kind: _pick(data.files, kind) for kind in FIELDS}
+            missing = [FIELDS[kind][0] for kind, name in names.items() if name is None]
             if missing:
                 raise DatasetError(f"{path}: missing array(s) {', '.join(missing)} (it holds {', '.join(data.files) or 'none'}); "
                                    "save with np.savez(path, x=..., y=...)")
-            x, y = data["x"], data["y"]
+            x, y = data[names["input"]], data[names["target"]]
             orders = {k[len(ORDER_PREFIX):]: data[k].ravel().tolist() for k in data.files if k.startswith(ORDER_PREFIX)}
     except DatasetError:
         raise
@@ -400,7 +437,6 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]
     return x, y, orders  # int64 already (as_tokens)
 
 
-FIELDS = {"input": ("input", "x"), "target": ("target", "y")}  # a row's fields and the names they may go by
 
 
 def _json_rows(path: Path) -> tuple[list[tuple[str, Any]], bool]:
@@ -442,8 +478,8 @@ def _whole_arrays(rows: list[tuple[str, Any]]) -> tuple[np.ndarray, np.ndarray, 
     if rows and isinstance(rows[0][1], dict) and set(rows[0][1]) == {"orders"}:
         orders, rows = rows[0][1]["orders"], rows[1:]
     try:
-        xs = [row["input"] if "input" in row else row["x"] for _, row in rows]
-        ys = [row["target"] if "target" in row else row["y"] for _, row in rows]
+        xs = [row[_pick(row, "input")] for _, row in rows]
+        ys = [row[_pick(row, "target")] for _, row in rows]
         x, y = np.asarray(xs), np.asarray(ys)
     except (TypeError, KeyError, ValueError, OverflowError):  # not objects, a missing field, ragged, huge
         return None
@@ -474,12 +510,14 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]
             orders = row["orders"]
             continue
         for field, out in (("input", xs), ("target", ys)):
-            name = next((n for n in FIELDS[field] if n in row), field)
+            name = _pick(row, field) or field
             seq = row.get(name)
             if not isinstance(seq, list) or not all(_is_integral(v) for v in seq):
                 got = f"got {seq!r:.60}" if name in row else f"the object has fields {', '.join(map(repr, row))}"
-                raise DatasetError(f"{path}, {where}: field {field!r} (or {FIELDS[field][1]!r}) must be a list of "
-                                   f"integers, {got}")
+                hint = ("; tokens are integers: number the distinct strings 0, 1, 2, ... and write those"
+                        if isinstance(seq, (str, list)) and any(isinstance(v, str) for v in seq) else "")
+                raise DatasetError(f"{path}, {where}: field {field!r} (or {FIELDS[field][0]!r}) must be a list of "
+                                   f"integers, {got}{hint}")
             seq = [int(v) for v in seq]
             if any(abs(v) > _INT_LIMIT for v in seq):
                 raise DatasetError(f"{path}, {where}: field {name!r} holds a value beyond +-{_INT_LIMIT}; token "

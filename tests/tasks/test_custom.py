@@ -45,6 +45,21 @@ def test_callable_bad_output():
         from_callable(lambda n, rng: (np.zeros((n, 3), int), np.zeros((n - 1, 3), int)))
     with pytest.raises(TaskConfigError, match="cannot import"):
         from_callable("nosuch_module_xyz:f")
+    # the ways users get the convention wrong are named with the convention, not a bare TypeError
+    with pytest.raises(TaskConfigError, match=r"generate\(n\) cannot be called as generate\(n, rng\)"):
+        from_callable(lambda n: running_sum(n, np.random.default_rng(0)))
+    with pytest.raises(TaskConfigError, match=r"raised AttributeError: .*calls generate\(n, rng\) with n the number of rows"):
+        from_callable(lambda rng, n: running_sum(n, rng))
+    with pytest.raises(TaskConfigError, match=r"got 256 items \(one per row\?\); .*zip\(\*rows\)"):
+        from_callable(lambda n, rng: list(zip(*running_sum(n, rng))))
+    with pytest.raises(TaskConfigError, match=r"a dict with keys 'a', 'b'; .*keys 'x' and 'y'"):
+        from_callable(lambda n, rng: dict(zip("ab", running_sum(n, rng))))
+
+
+def test_a_generator_may_return_a_dict_named_as_in_a_file():
+    task = from_callable(lambda n, rng: dict(zip(("inputs", "targets"), running_sum(n, rng))))
+    x, y = task.sample(10, 0)
+    assert (task.input_length, task.length) == (5, 5) and np.array_equal(y, np.cumsum(x, axis=1) % 10)
 
 
 def test_a_generator_of_one_input_per_row_and_of_large_ids():
@@ -145,6 +160,22 @@ def test_csv_dataset_columns_by_header(tmp_path):
     assert np.array_equal(task.values(tokens_x), x)
     assert np.array_equal(task.values(tokens_y), np.stack([second, first], axis=1))
     assert task_from_spec(task.spec()).length == 2
+
+
+def test_arrays_and_fields_go_by_the_names_users_give_them(tmp_path):
+    x = np.arange(12).reshape(4, 3) % 5
+    y = (x + 1) % 5
+    np.savez(tmp_path / "a.npz", inputs=x, targets=y)
+    np.savez(tmp_path / "b.npz", X=x, Y=y)
+    rows = [{"inputs": a.tolist(), "targets": b.tolist()} for a, b in zip(x, y)]
+    (tmp_path / "c.jsonl").write_text("\n".join(map(json.dumps, rows)), encoding="utf-8")
+    for name in ("a.npz", "b.npz", "c.jsonl"):
+        task = from_file(tmp_path / name)
+        tokens_x, tokens_y = task.rows()
+        assert np.array_equal(task.values(tokens_y), y), name
+    (tmp_path / "d.jsonl").write_text(json.dumps({"input": ["a", "b"], "target": ["c", "d"]}), encoding="utf-8")
+    with pytest.raises(DatasetError, match="number the distinct strings 0, 1, 2"):
+        from_file(tmp_path / "d.jsonl")
 
 
 def test_malformed_npz(tmp_path):
