@@ -523,7 +523,10 @@ def _read_jsonl(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]
                 raise DatasetError(f"{path}, {where}: field {name!r} holds a value beyond +-{_INT_LIMIT}; token "
                                    "values must be small integers")
             if out and len(seq) != len(out[0]):
-                raise DatasetError(f"{path}, {where}: field {name!r} has length {len(seq)}, earlier rows have {len(out[0])}")
+                fix = ("every row must hold the same L targets" if field == "target" else
+                       "pad every input to one length with a value of its own, e.g. -1")
+                raise DatasetError(f"{path}, {where}: field {name!r} has length {len(seq)}, earlier rows have "
+                                   f"{len(out[0])}; {fix}")
             out.append(seq)
     if not xs:
         raise DatasetError(f"{path}: no samples; write one JSON object per line")

@@ -121,7 +121,7 @@ def test_npz_dataset(tmp_path):
 @pytest.mark.parametrize(
     "suffix, content, message",
     [
-        (".jsonl", '{"input": [1, 2], "target": [3]}\n{"input": [1], "target": [3]}\n', "line 2: field 'input' has length 1"),
+        (".jsonl", '{"input": [1, 2], "target": [3]}\n{"input": [1], "target": [3]}\n', "line 2: field 'input' has length 1, earlier rows have 2; pad every input"),
         (".jsonl", '{"input": [1, 2], "target": [3]}\nnot json\n', "line 2: not valid JSON"),
         (".jsonl", '{"input": [1, 2], "target": ["a"]}\n', "line 1: field 'target' \\(or 'y'\\) must be a list of integers"),
         (".jsonl", '{"input": [1, 2]}\n', "line 1: field 'target'.*the object has fields 'input'"),
