@@ -134,8 +134,10 @@ CONCURRENCY = {
                  "the 2-core machine (the random L = 8 rows ran one at a time with two).",
     "discovery_heldout": "every row (v2 and random alike) ran two cells at a time, each with one torch thread, "
                          "on the 2-core machine named above.",
-    "discovery_long": "every row ran two cells at a time, each with one torch thread, on the 2-core machine "
-                      "named above.",
+    "discovery_long": "every row ran one cell at a time with two torch threads (--jobs 1), from a worktree "
+                      "pinned at one commit; the square, relu and cubic rows beside another benchmark sweep and "
+                      "at times a test run, so their minutes include waiting (cubic's v2 search most: 80 min); "
+                      "the sine rows alone.",
     "discovery_prod": "the 12cac47 rows ran two at a time, each with one torch thread; the 88b1dbe row with two "
                       "torch threads beside two or three other benchmark jobs (its minutes are mostly waiting); "
                       "the 7662e62, 92aec59 and 747d1a4 rows (screens validated on every sample, prod's "
