@@ -110,6 +110,10 @@ def _env(threads: int, pythonpath: str | None = None) -> dict:
 
 
 # ------------------------------------------------------------------------------------- methods
+class NothingSearched(Exception):
+    """A v2 search that ended before its first trial; the cell is reported as skipped, not cached."""
+
+
 def run_v2(c: dict, threads: int) -> dict:
     cmd = [sys.executable, "-m", "orderopt", "search", "--task", c["task"], "--length", str(c["L"]),
            "--seed", str(c["seed"]), "--storage", storage_url(study_name("v2", c)), "--study", study_name("v2", c),
@@ -123,6 +127,8 @@ def run_v2(c: dict, threads: int) -> dict:
     from orderopt.studies import best_orders, load_study
 
     study = load_study(study_name("v2", c), storage=storage_url(study_name("v2", c)))
+    if not study.trials:  # the learnability check said "no order learned": nothing to record or verify
+        raise NothingSearched("the search ran no trial: its learnability check found no order learned")
     found = best_orders(study, 1)[0][0]
     orders = {tuple(t.user_attrs["order"]) for t in study.trials if "order" in t.user_attrs}
     return {"found": list(found), "seconds": seconds, "orders": len(orders), "trials": len(study.trials)}
@@ -257,7 +263,11 @@ def run_cell(args: tuple[str, tuple[str, ...], int, bool]) -> None:
         fields = {"kind": "search", "method": method, **c}
         if method == "v2":
             # the recipe its verifications use, outside the key ("recipe" keys verifications only)
-            rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current}, rerun=rerun)
+            try:
+                rec = cache.run(fields, lambda: {**run_v2(c, threads), "verify_recipe": current}, rerun=rerun)
+            except NothingSearched as exc:
+                print(json.dumps({"cell": cell, "method": method, "skipped": str(exc)}), flush=True)
+                continue
             budget = rec["seconds"]
         elif method == "random":
             if budget is None:
