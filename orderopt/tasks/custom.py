@@ -437,8 +437,6 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]
     return x, y, orders  # int64 already (as_tokens)
 
 
-
-
 def _json_rows(path: Path) -> tuple[list[tuple[str, Any]], bool]:
     """A JSON file's rows with where each stands: JSON lines (one object per line), or a file
     holding one JSON array of objects (what ``json.dump(rows, f)`` writes); and whether its text
@@ -477,11 +475,13 @@ def _whole_arrays(rows: list[tuple[str, Any]]) -> tuple[np.ndarray, np.ndarray, 
     orders: dict[str, list[int]] = {}
     if rows and isinstance(rows[0][1], dict) and set(rows[0][1]) == {"orders"}:
         orders, rows = rows[0][1]["orders"], rows[1:]
-    try:
-        xs = [row[_pick(row, "input")] for _, row in rows]
-        ys = [row[_pick(row, "target")] for _, row in rows]
+    try:  # the first row's names for all: a row named otherwise fails here and is read row by row
+        first = rows[0][1]
+        x_name, y_name = _pick(first, "input"), _pick(first, "target")
+        xs = [row[x_name] for _, row in rows]
+        ys = [row[y_name] for _, row in rows]
         x, y = np.asarray(xs), np.asarray(ys)
-    except (TypeError, KeyError, ValueError, OverflowError):  # not objects, a missing field, ragged, huge
+    except (TypeError, KeyError, IndexError, ValueError, OverflowError):  # no rows, not objects, a missing field, ragged, huge
         return None
     if not isinstance(orders, dict):
         return None
