@@ -7,8 +7,8 @@ A case is ``task:L:scramble`` (built-in; scramble ``-`` for none), ``file.py:fun
 a dataset file, or ``noise:L`` (targets drawn independently of the inputs: nothing can be learned).
 For each case the check profiles its panel (forward, reverse, the dependency probe's order when
 it explains every target, random orders) under two seeds and lengthens the profile while neither
-signal shows (see the module). The table shows each length tried: the seeds' rank agreement, the
-targets some orders learned and others did not, and the verdict. Cached per case in
+signal shows (see the module). The table shows each length tried: the seeds' rank agreement and
+pattern agreement, the targets some orders learned and others did not, and the verdict. Cached per case in
 results/learnability.jsonl.
 """
 
@@ -26,7 +26,7 @@ from orderopt.presets import preset_for
 from orderopt.profiling import config_from_preset
 from orderopt.tasks import from_callable, resolve_task, scrambled, spec_label
 
-KEY = ("case", "seed", "orders", "agreement", "learned_share", "max_factor")
+KEY = ("case", "seed", "orders", "agreement", "pattern_z", "learned_share", "max_factor")
 
 
 def noise_task(length: int):
@@ -55,21 +55,21 @@ def parse_case(text: str):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", required=True)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", default="0", help="profile seed(s), comma-separated: each case runs under each")
     ap.add_argument("--name", default="profiling/learnability")
     add_rerun_option(ap)
     args = ap.parse_args()
     check = CheckConfig()
     cache = RunCache(args.name, KEY)
-    for case in args.cases.split(","):
-        fields = {"case": case, "seed": args.seed, "orders": check.orders, "agreement": check.agreement,
-                  "learned_share": check.learned_share, "max_factor": check.max_factor}
+    for case, seed in [(c, int(s)) for s in args.seed.split(",") for c in args.cases.split(",")]:
+        fields = {"case": case, "seed": seed, "orders": check.orders, "agreement": check.agreement,
+                  "pattern_z": check.pattern_z, "learned_share": check.learned_share, "max_factor": check.max_factor}
 
-        def run(case=case) -> dict:
+        def run(case=case, seed=seed) -> dict:
             task = parse_case(case)
             start = time.perf_counter()
             probe = probe_dependencies(task)
-            config = config_from_preset(preset_for("cpu", task), seed=args.seed, device="cpu")
+            config = config_from_preset(preset_for("cpu", task), seed=seed, device="cpu")
             seeds = [probe.order] if probe.explained else []
             result = check_learnability(task, config, seed_orders=seeds, check=check)
             # noise has no import path; a file or generator is named as given (relative, not this checkout's path)
@@ -83,18 +83,22 @@ def main() -> None:
     rows = []
     for rec in records:
         for r in rec["rounds"]:
-            rows.append([rec["task"], rec["L"], r["steps"], f"{r['agreement']:.2f}",
+            rows.append([rec["task"], rec["L"], rec["seed"], r["steps"], f"{r['agreement']:.2f}",
+                         f"{r.get('pattern', 0.0):.2f} (z {r.get('pattern_z', 0.0):.1f})",
                          ", ".join(f"y{j}" for j in r["informative"]) or "-", f"{round(100 * r['best_gap'])}%",
                          "yes" if r["signal"] else "no", f"{r['seconds']:.0f}"])
         rows[-1][-1] += f" ({rec['verdict']}, steps {rec['steps']}{', probe explains' if rec['probe_explained'] else ''})"
     path = write_table(
         args.name, "Learnability check: do short profiles tell a task's orders apart?",
-        ["task", "L", "profile steps", "rank agreement of 2 seeds", "targets learned by some orders only",
+        ["task", "L", "seed", "profile steps", "rank agreement of 2 seeds", "pattern agreement of 2 seeds",
+         "targets learned by some orders only",
          "best order below plateau", "signal", "seconds (verdict)"], rows, records=records,
         notes=f"Panel of {check.orders} orders (forward, reverse, the probe's order when it explains every target, "
               f"random ones), cpu preset profile model, two profile seeds. Signal: a target learned (loss below "
-              f"{check.learned_share:g} x its entropy) under some panel orders and not others in both seeds, or a rank "
-              f"agreement (Spearman) of at least {check.agreement:g}. Without signal the profile is doubled, up to "
+              f"{check.learned_share:g} x its entropy) under some panel orders and not others in both seeds, a rank "
+              f"agreement (Spearman) of at least {check.agreement:g}, or a pattern agreement (each target's loss "
+              f"standardised across the panel, the seeds' patterns correlated) of at least {check.pattern_z:g} null "
+              "standard deviations (orders shuffled). Without signal the profile is doubled, up to "
               f"{check.max_factor}x its steps. A search whose check ends with \"no order learned\" runs nothing, unless "
               "the dependency probe explains every target (\"probe explains\": scrambled delay here); it then "
               "searches from the probe's order, though short profiles cannot tell that task's orders apart. "

@@ -11,6 +11,12 @@ order and random ones) twice, under two profile seeds, and reads two signals:
   does say nothing about orders.
 * **rank agreement** of the two seeds (Spearman's rho over the panel): noise does not repeat, a
   real difference between orders does, even while every order is still on its plateau.
+* **pattern agreement** of the two seeds: which orders do better *on which target*. Each target's
+  loss is standardised across the panel, and the two seeds' (orders x targets) patterns are
+  correlated; its z-score is against the same statistic with one seed's orders shuffled, which
+  is what noise gives. A task whose orders trade one target for another (prod: each order
+  learns some digits early and others late) repeats this pattern long before the orders'
+  mean losses rank alike, so this signal tells apart orders that rank agreement misses.
 
 If neither shows, the profile is lengthened (doubled) and the check repeated, up to
 ``max_factor`` times the preset's steps. If even then neither shows, the verdict is "no order
@@ -33,7 +39,8 @@ from orderopt.orders import Order, identity, random_orders, reverse
 from orderopt.profiling import ProfileConfig, profile, profile_splits
 from orderopt.tasks import Task
 
-__all__ = ["CheckConfig", "CheckRound", "Learnability", "check_learnability", "plateau_losses", "rank_agreement"]
+__all__ = ["CheckConfig", "CheckRound", "Learnability", "check_learnability", "pattern_agreement", "plateau_losses",
+           "rank_agreement"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class CheckConfig:
     orders: int = 32  # panel size (forward, reverse, the given seed orders, then random ones)
     max_factor: int = 4  # lengthen the profile (doubling) up to this many times its steps
     agreement: float = 0.5  # Spearman's rho of two seeds at or above this: orders differ
+    pattern_z: float = 4.0  # the two seeds' per-target patterns agree this many null SDs above chance: orders differ
     learned_share: float = 0.5  # a target's loss below this share of its plateau: learned
     seed_stride: int = 7919  # the second profile's seed: seed + stride
 
@@ -57,7 +65,9 @@ class CheckRound:
     learned_by_all: list[int]  # targets every panel order learned
     best_gap: float  # the best order's mean loss below the plateau, as a share of it
     seconds: float
-    signal: bool  # a target some orders learned and others not, or seeds that agree
+    signal: bool  # a target some orders learned and others not, or seeds that agree (ranks or pattern)
+    pattern: float = 0.0  # correlation of the seeds' per-target standardised losses (0 in rounds stored before it)
+    pattern_z: float = 0.0  # ... in null standard deviations (orders shuffled)
 
 
 @dataclass
@@ -84,12 +94,14 @@ class Learnability:
         tried = ", ".join(f"{r.steps:,}" for r in self.rounds)
         if self.learned:
             why = (f"target(s) {', '.join(f'y{j}' for j in last.informative)} learned under some orders and not "
-                   "others" if last.informative else f"two profile seeds rank orders alike (rho {last.agreement:.2f})")
+                   "others" if last.informative else
+                   f"two profile seeds rank orders alike (rho {last.agreement:.2f}, pattern z {last.pattern_z:.1f})")
             longer = f" (lengthened from {self.rounds[0].steps:,})" if len(self.rounds) > 1 else ""
             return (f"learnability check: profiles of {last.steps:,} steps{longer} tell orders apart: {why} "
                     f"({self.seconds:.0f} s)")
         return (f"no order learned: after profiles of {tried} steps no order learned a target that another did not, "
-                f"and two profile seeds ranked the orders no more alike than chance (rho {last.agreement:.2f}; best "
+                f"and two profile seeds ranked the orders no more alike than chance (rho {last.agreement:.2f}, pattern "
+                f"z {last.pattern_z:.1f}; best "
                 f"order {100 * max(last.best_gap, 0.0):.0f}% below the loss plateau). Try longer profiles (--steps "
                 f"{4 * last.steps}), a larger preset (--preset paper) or, for a dataset file, more rows")
 
@@ -122,6 +134,27 @@ def rank_agreement(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def pattern_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """How alike two (orders x targets) loss matrices rank the orders target by target: the
+    correlation of their entries after standardising each target (column) across orders, and its
+    z-score under shuffled orders. Columns constant in either matrix are left out.
+
+    With every column centred and scaled, the correlation is ``trace(G) / (orders * targets)`` for
+    ``G = za @ zb.T``, and shuffling ``b``'s rows gives the trace a mean of 0 and a variance of
+    ``sum(G**2) / (orders - 1)`` (G's rows and columns sum to 0), so the z-score needs no sampling.
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    keep = (a.std(axis=0) > 1e-12) & (b.std(axis=0) > 1e-12)
+    n, k = a.shape[0], int(keep.sum())
+    if n < 3 or k == 0:
+        return 0.0, 0.0
+    za, zb = ((m[:, keep] - m[:, keep].mean(axis=0)) / m[:, keep].std(axis=0) for m in (a, b))
+    g = za @ zb.T
+    spread = float(np.sqrt((g ** 2).sum() / (n - 1)))
+    trace = float(np.trace(g))
+    return trace / (n * k), (trace / spread if spread > 0 else 0.0)
+
+
 def panel(task: Task, size: int, seed: int, seed_orders: Sequence[Order] = ()) -> list[Order]:
     """Forward, reverse, the seed orders, then random orders: ``size`` distinct orders at most."""
     fixed = list(dict.fromkeys([identity(task.length), reverse(task.length), *map(tuple, seed_orders)]))
@@ -148,9 +181,12 @@ def check_round(task: Task, orders: list[Order], config: ProfileConfig, check: C
         informative &= set(np.flatnonzero(learned.any(axis=0) & ~learned.all(axis=0)).tolist())
         gaps.append(float(1.0 - losses.mean(axis=1).min() / max(plateau.mean(), 1e-9)))
     agreement = rank_agreement(runs[0][0].scores, runs[1][0].scores)
+    active = (runs[0][1] > 1e-6) & (runs[1][1] > 1e-6)
+    pattern, pattern_z = pattern_agreement(runs[0][0].position_scores[:, active], runs[1][0].position_scores[:, active])
     return CheckRound(config.train.total_steps(), round(agreement, 4), sorted(informative), sorted(by_all),
                       round(min(gaps), 4), round(time.perf_counter() - start, 1),
-                      bool(informative) or agreement >= check.agreement)
+                      bool(informative) or agreement >= check.agreement or pattern_z >= check.pattern_z,
+                      round(pattern, 4), round(pattern_z, 2))
 
 
 def check_learnability(task: Task, config: ProfileConfig, *, seed_orders: Sequence[Order] = (),
@@ -168,7 +204,7 @@ def check_learnability(task: Task, config: ProfileConfig, *, seed_orders: Sequen
         if log:
             r = rounds[-1]
             log(f"  {steps:>6,} profile steps: {len(r.informative)} target(s) learned by some orders only, seeds "
-                f"agree rho {r.agreement:.2f} ({r.seconds:.0f} s)")
+                f"agree rho {r.agreement:.2f}, pattern z {r.pattern_z:.1f} ({r.seconds:.0f} s)")
         if rounds[-1].signal or not lengthen or 2 * steps > check.max_factor * config.train.total_steps():
             break
         steps *= 2

@@ -6,8 +6,8 @@ from dataclasses import asdict, replace
 import numpy as np
 import pytest
 
-from orderopt.learnability import (CheckConfig, CheckRound, Learnability, check_learnability, panel, plateau_losses,
-                                   rank_agreement)
+from orderopt.learnability import (CheckConfig, CheckRound, Learnability, check_learnability, panel,
+                                   pattern_agreement, plateau_losses, rank_agreement)
 from orderopt.orders import identity, reverse
 from orderopt.profiling import config_from_preset
 from orderopt.tasks import from_callable, make_task
@@ -36,6 +36,33 @@ def test_rank_agreement_is_spearman_with_ties():
     assert rank_agreement([1, 1, 2, 3], [5, 5, 6, 7]) == pytest.approx(1.0)  # ties share their mean rank
 
 
+def test_pattern_agreement_sees_orders_that_trade_one_target_for_another():
+    rng = np.random.default_rng(0)
+    trade = rng.normal(size=(32, 6))
+    trade -= trade.mean(axis=1, keepdims=True)  # every order's mean loss the same: nothing to rank
+    seed0, seed1 = trade + 0.5 * rng.normal(size=trade.shape), trade + 0.5 * rng.normal(size=trade.shape)
+    assert abs(rank_agreement(seed0.mean(axis=1), seed1.mean(axis=1))) < 0.5
+    corr, z = pattern_agreement(seed0, seed1)
+    assert corr > 0.6 and z > CheckConfig().pattern_z
+
+
+def test_pattern_agreement_of_noise_is_about_zero_in_null_deviations():
+    rng = np.random.default_rng(1)
+    zs = [pattern_agreement(rng.normal(size=(32, 8)), rng.normal(size=(32, 8)))[1] for _ in range(200)]
+    assert abs(np.mean(zs)) < 0.3 and 0.8 < np.std(zs) < 1.2  # the z-score is calibrated without sampling
+    assert max(zs) < CheckConfig().pattern_z
+
+
+def test_pattern_agreement_leaves_out_constant_targets_and_tiny_panels():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(16, 3))
+    with_constant = np.column_stack([a, np.ones(16)])
+    assert pattern_agreement(with_constant, with_constant) == pytest.approx(pattern_agreement(a, a))
+    assert pattern_agreement(a, a)[0] == pytest.approx(1.0)
+    assert pattern_agreement(np.ones((16, 3)), a) == (0.0, 0.0)
+    assert pattern_agreement(a[:2], a[:2]) == (0.0, 0.0)  # two orders: no null to measure against
+
+
 def test_the_panel_starts_from_the_task_numbering_and_never_repeats():
     task = make_task("square", 6)
     seed_order = (1, 0, 2, 3, 4, 5)
@@ -58,7 +85,9 @@ def test_a_round_reads_what_was_learned(tiny, generate, learnable):
         assert only.learned_by_all == [0, 1, 2, 3] and only.best_gap > 0.5
     else:
         assert only.learned_by_all == [] and abs(only.best_gap) < 0.05
-    assert only.signal == (only.agreement >= CheckConfig().agreement)
+    assert only.signal == (only.agreement >= CheckConfig().agreement or only.pattern_z >= CheckConfig().pattern_z)
+    if not learnable:
+        assert only.pattern_z < CheckConfig().pattern_z  # noise repeats no pattern across seeds
 
 
 def test_the_verdict_line_says_why_and_what_to_try():
@@ -73,5 +102,9 @@ def test_the_verdict_line_says_why_and_what_to_try():
     stuck = Learnability(600, False, [quiet, replace(quiet, steps=1200)], 9.0)
     assert stuck.verdict == "no order learned"
     assert "after profiles of 600, 1,200 steps" in stuck.line() and "--steps 4800" in stuck.line()
-    # a study stores the rounds as dicts; the report rebuilds them
+    patterned = Learnability(600, True, [replace(quiet, pattern=0.4, pattern_z=5.5, signal=True)], 3.0)
+    assert "pattern z 5.5" in patterned.line()
+    # a study stores the rounds as dicts; the report rebuilds them, also those stored before the pattern fields
     assert CheckRound(**asdict(louder)) == louder and stuck.to_dict()["verdict"] == "no order learned"
+    older = {k: v for k, v in asdict(louder).items() if not k.startswith("pattern")}
+    assert CheckRound(**older).pattern_z == 0.0

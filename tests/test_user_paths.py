@@ -111,6 +111,25 @@ def test_workers_run_a_search_on_a_dataset_file(folder, tmp_path, monkeypatch, c
     assert doc["new_trials"] >= 24 and doc["trials"].get("RUNNING", 0) == 0 and doc["best"]
 
 
+NOISE = """import numpy as np
+
+def generate(n, rng):
+    return rng.integers(0, 10, size=(n, 5)), rng.integers(0, 10, size=(n, 5))
+"""
+
+
+def test_a_task_no_order_can_learn_is_told_so_and_searched_no_further(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "noise.py").write_text(NOISE)  # targets drawn apart from the inputs
+    doc = run_json(capsys, ["search", "--task", "noise.py:generate", *SMALL_SEARCH, "--steps", "100",
+                            "--prior", "none", "--n-trials", "30"])
+    assert doc["new_trials"] == 0 and doc["learnability"]["verdict"] == "no order learned"
+    (check,) = doc["learnability"]["rounds"]  # --steps fixes the length: one round, not lengthened
+    assert not check["signal"] and check["pattern_z"] < 4
+    report = run_json(capsys, ["report", "--study", doc["study"]])
+    assert report["learnability"]["verdict"] == "no order learned"
+
+
 @pytest.mark.parametrize("command", ["train", "profile", "probe", "search"])
 @pytest.mark.parametrize("source", SOURCES)
 def test_a_bad_source_is_one_line_and_writes_nothing(source, command, folder, tmp_path, monkeypatch, capsys):
@@ -132,8 +151,9 @@ def test_dashboard_serves_studies_of_every_source(folder, tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)
     names = []
     for source in SOURCES:
+        # "callable" and "file" name one module two ways: the same default study name, so each gets its own
         doc = run_json(capsys, ["search", *task_args(source, folder), *SMALL_SEARCH, "--n-trials", "12",
-                                "--prior", "none"])
+                                "--prior", "none", "--study", f"dash-{source}"])
         names.append(doc["study"])
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "orderopt", "dashboard", "--port", str(port)], cwd=tmp_path,
