@@ -1,7 +1,7 @@
 """The learnability check (orderopt.learnability) on tasks that learn and tasks that cannot.
 
 Run (from the repository root):
-    python benchmarks/learnability.py --cases square:8:1,relu:12:5,prod:6:1,delay:8:0,noise:6,examples/recurrence4.py:generate:1
+    python benchmarks/learnability.py --cases square:8:1,relu:12:5,prod:6:1,prod:6:2,delay:8:0,noise:6,noise:8,noise:12,examples/recurrence4.py:generate:1
 
 A case is ``task:L:scramble`` (built-in; scramble ``-`` for none), ``file.py:function[:scramble]``,
 a dataset file, or ``noise:L`` (targets drawn independently of the inputs: nothing can be learned).
