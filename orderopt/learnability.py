@@ -95,7 +95,8 @@ class Learnability:
         if self.learned:
             why = (f"target(s) {', '.join(f'y{j}' for j in last.informative)} learned under some orders and not "
                    "others" if last.informative else
-                   f"two profile seeds rank orders alike (rho {last.agreement:.2f}, pattern z {last.pattern_z:.1f})")
+                   f"two profile seeds agree on which orders do better (rho {last.agreement:.2f}, "
+                   f"pattern z {last.pattern_z:.1f})")
             longer = f" (lengthened from {self.rounds[0].steps:,})" if len(self.rounds) > 1 else ""
             return (f"learnability check: profiles of {last.steps:,} steps{longer} tell orders apart: {why} "
                     f"({self.seconds:.0f} s)")
