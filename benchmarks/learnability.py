@@ -100,8 +100,9 @@ def main() -> None:
               f"standardised across the panel, the seeds' patterns correlated) of at least {check.pattern_z:g} null "
               "standard deviations (orders shuffled). Without signal the profile is doubled, up to "
               f"{check.max_factor}x its steps. A search whose check ends with \"no order learned\" runs nothing, unless "
-              "the dependency probe explains every target (\"probe explains\": scrambled delay here); it then "
-              "searches from the probe's order, though short profiles cannot tell that task's orders apart. "
+              "the dependency probe explains every target (\"probe explains\"); it then searches from the probe's "
+              "order. The noise rows are the false-alarm check: targets drawn apart from the inputs must show no "
+              "signal at any length. "
               + host_notes(records),
     )
     print(f"wrote {path}")
