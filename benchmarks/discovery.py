@@ -137,7 +137,10 @@ def run_v2(c: dict, threads: int) -> dict:
 # How the rows of each table shared the 2 cores (records do not keep their thread count).
 CONCURRENCY = {
     "discovery": "the v2 cells and the random L = 12 cells ran two at a time, each with one torch thread, on "
-                 "the 2-core machine (the random L = 8 rows ran one at a time with two).",
+                 "the 2-core machine (the random L = 8 rows ran one at a time with two); the 8ec6e2b row (delay L = 8 "
+                 "scramble 0, whose learnability check now passes at 2,400 profile steps, so it searched at that "
+                 "length) ran alone with two torch threads and was verified with today's delay recipe (1,500 "
+                 "steps), under which its found #1 did not train.",
     "discovery_heldout": "every row (v2 and random alike) ran two cells at a time, each with one torch thread, "
                          "on the 2-core machine named above.",
     "discovery_long": "every row ran one cell at a time with two torch threads (--jobs 1), from a worktree "
@@ -152,7 +155,9 @@ CONCURRENCY = {
                       "the float sums, and the friendly order's training (the same for every scramble) reached "
                       "0.861 with two threads, 0.589 with one: this recipe's seed-0 training is that close to its "
                       "plateau's edge. The b488231 row (L = 8 scramble 1 searched again on an Intel Xeon host and "
-                      "verified with the 9,000-step, 256-wide recipe) ran alone with two torch threads.",
+                      "verified with the 9,000-step, 256-wide recipe) ran alone with two torch threads. The 8b3e8ca rows "
+                      "(the learnability check with the pattern agreement) ran one cell at a time with two torch "
+                      "threads (--jobs 1), alone on the machine.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
