@@ -147,17 +147,13 @@ CONCURRENCY = {
                       "pinned at one commit; the square, relu and cubic rows beside another benchmark sweep and "
                       "at times a test run, so their minutes include waiting (cubic's v2 search most: 80 min); "
                       "the sine rows alone.",
-    "discovery_prod": "the 12cac47 rows ran two at a time, each with one torch thread; the 88b1dbe row with two "
-                      "torch threads beside two or three other benchmark jobs (its minutes are mostly waiting); "
-                      "the 7662e62, 92aec59 and 747d1a4 rows (screens validated on every sample, prod's "
-                      "held-rate recipe, verified with it) ran two at a time beside loss-profiling benchmarks or "
-                      "tests, scramble 2 with two torch threads, the others with one; the thread count changes "
-                      "the float sums, and the friendly order's training (the same for every scramble) reached "
-                      "0.861 with two threads, 0.589 with one: this recipe's seed-0 training is that close to its "
-                      "plateau's edge. The b488231 row (L = 8 scramble 1 searched again on an Intel Xeon host and "
-                      "verified with the 9,000-step, 256-wide recipe) ran alone with two torch threads. The 8b3e8ca rows "
-                      "(the learnability check with the pattern agreement) ran one cell at a time with two torch "
-                      "threads (--jobs 1), alone on the machine.",
+    "discovery_prod": "every row ran one cell at a time with two torch threads (--jobs 1), alone on the "
+                      "machine, under the learnability check with the pattern agreement (orderopt/ 8b3e8ca; a label "
+                      "names the checkout that searched, and 78e78dd holds the same orderopt/). The friendly "
+                      "order's seed-0 training under prod's held-rate recipe reached 0.991 here with two threads; "
+                      "earlier rows, trained with one thread, reached 0.589 with the same recipe and seed: this "
+                      "recipe's training sits near its plateau's edge, so a found #1 is judged against the friendly "
+                      "order trained the same way, in the same run.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 
