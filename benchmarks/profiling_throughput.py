@@ -97,14 +97,14 @@ def measure_hardware(which: str, threads: int, compiled: bool, bf16: bool = Fals
     precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     with precision:
         t0 = time.perf_counter()
-        optimizer_step(run, opt, config, 0, 100, batch, device)
+        optimizer_step(run, opt, config, config.lr, batch, device)
         first = time.perf_counter() - t0
         for _ in range(5):
-            optimizer_step(run, opt, config, 0, 100, batch, device)
+            optimizer_step(run, opt, config, config.lr, batch, device)
         t0 = time.perf_counter()
         reps = 30
         for _ in range(reps):
-            optimizer_step(run, opt, config, 0, 100, batch, device)
+            optimizer_step(run, opt, config, config.lr, batch, device)
         step = (time.perf_counter() - t0) / reps
     n_params, per_token = _model_flops_per_token(shape, seq, task.vocab_size)
     rows = B * seq
@@ -299,15 +299,17 @@ def main() -> None:
         f"Torch threads per profiling run: {args.threads}.")
     if "hardware" in parts:
         notes.append(
-            "\nHardware: `torch.compile` (inductor, CPU) is never faster here (equal at 1 thread, 1.3x slower at 2 "
-            "threads, and 13-28 s to compile), so neither the profile nor the final model uses it; 2 threads beat 1 "
-            "for a single training (1.4-1.6x). Achieved GFLOP/s per step is 55-80% of what the same machine does on a "
-            "bare fp32 matmul of the model's shapes: a step is already near what these cores can do.")
+            "\nHardware (the AVX2 host named above): bf16 autocast is 13-16x slower than fp32 (these cores have no "
+            "bf16 arithmetic); `torch.compile` (inductor, CPU) takes 15-28 s to compile and then speeds the profile "
+            "model's step by 1.15-1.2x but not the final model's (1.3x slower at 1 thread): a 600-step profile "
+            "saves 5-9 s against its compile, so neither model uses it. 2 threads beat 1 for a single training "
+            "(1.3x). Achieved GFLOP/s per fp32 step is 50-67% of what the same machine does on a bare fp32 matmul "
+            "of the model's shapes.")
     if "verify" in parts:
         notes.append(
             "\nVerification: one training per core (orderopt.training_pool, the default) gives the same successes "
             "as one after another (LayerNorm gradients made thread-invariant) but only 1.07x the speed on this "
-            "2-vCPU machine, although one training runs 1.4x faster on 2 threads than on 1: two trainings side by "
+            "2-vCPU machine (these two rows come from an earlier host, not recorded), although one training runs 1.3-1.4x faster on 2 threads than on 1: two trainings side by "
             "side slow each other down (shared L3 and memory bandwidth of the VM). The 1.3x asked for verification "
             "is therefore not reachable here by threads, processes, compile or bf16 autocast (hardware table).")
     write_table("profiling/profiling_throughput", f"Profiling throughput: {first_title} ({args.task}, cpu preset, 600 steps)",
