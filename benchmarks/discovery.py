@@ -150,10 +150,10 @@ CONCURRENCY = {
     "discovery_prod": "every row ran one cell at a time with two torch threads (--jobs 1), alone on the "
                       "machine, under the learnability check with the pattern agreement (orderopt/ 8b3e8ca; a label "
                       "names the checkout that searched, and 78e78dd holds the same orderopt/). The friendly "
-                      "order's seed-0 training under prod's held-rate recipe reached 0.991 here with two threads; "
-                      "earlier rows, trained with one thread, reached 0.589 with the same recipe and seed: this "
+                      "order's seed-0 training under prod's held-rate recipe reached 0.991 here with two threads "
+                      "(an earlier measurement with one thread reached 0.589 with the same recipe and seed): this "
                       "recipe's training sits near its plateau's edge, so a found #1 is judged against the friendly "
-                      "order trained the same way, in the same run.",
+                      "order trained the same way.",
 }
 FIRST_COMMIT = "96145fb"  # v2 rows cached before the commit was recorded (search schedule version 2)
 

@@ -95,16 +95,19 @@ def measure_hardware(which: str, threads: int, compiled: bool, bf16: bool = Fals
     batch = make_batch(x, y, orders, task.vocab_size)
     run = torch.compile(model) if compiled else model
     precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    def one_step() -> None:
+        optimizer_step(run, opt, config, config.lr, batch, device)
+
     with precision:
         t0 = time.perf_counter()
-        optimizer_step(run, opt, config, config.lr, batch, device)
+        one_step()
         first = time.perf_counter() - t0
         for _ in range(5):
-            optimizer_step(run, opt, config, config.lr, batch, device)
+            one_step()
         t0 = time.perf_counter()
         reps = 30
         for _ in range(reps):
-            optimizer_step(run, opt, config, config.lr, batch, device)
+            one_step()
         step = (time.perf_counter() - t0) / reps
     n_params, per_token = _model_flops_per_token(shape, seq, task.vocab_size)
     rows = B * seq
@@ -309,8 +312,8 @@ def main() -> None:
         notes.append(
             "\nVerification: one training per core (orderopt.training_pool, the default) gives the same successes "
             "as one after another (LayerNorm gradients made thread-invariant) but only 1.07x the speed on this "
-            "2-vCPU machine (these two rows come from an earlier host, not recorded), although one training runs 1.3-1.4x faster on 2 threads than on 1: two trainings side by "
-            "side slow each other down (shared L3 and memory bandwidth of the VM). The 1.3x asked for verification "
+            "2-vCPU machine, although one training runs faster on 2 threads than on 1 (hardware table): two "
+            "trainings side by side slow each other down (shared L3 and memory bandwidth of the VM). The 1.3x asked for verification "
             "is therefore not reachable here by threads, processes, compile or bf16 autocast (hardware table).")
     write_table("profiling/profiling_throughput", f"Profiling throughput: {first_title} ({args.task}, cpu preset, 600 steps)",
                 first_head, first_rows, notes="\n".join(notes), records=cache.used[first:])
