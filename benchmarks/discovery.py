@@ -140,7 +140,9 @@ CONCURRENCY = {
                  "the 2-core machine (the random L = 8 rows ran one at a time with two); the 8ec6e2b row (delay L = 8 "
                  "scramble 0, whose learnability check now passes at 2,400 profile steps, so it searched at that "
                  "length) ran alone with two torch threads and was verified with today's delay recipe (1,500 "
-                 "steps), under which its found #1 did not train.",
+                 "steps), under which its found #1 did not train. The rows re-made under the learnability check's pattern "
+                 "agreement (orderopt/ 8b3e8ca: v2 labels 8ec6e2b and later, with their random rows) all ran one "
+                 "cell at a time with two torch threads (--jobs 1), alone on the machine.",
     "discovery_heldout": "every row (v2 and random alike) ran two cells at a time, each with one torch thread, "
                          "on the 2-core machine named above.",
     "discovery_long": "every row ran one cell at a time with two torch threads (--jobs 1), from a worktree "
