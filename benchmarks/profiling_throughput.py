@@ -211,15 +211,15 @@ def hardware_table(args, cache) -> list:
 def verify_table(args, cache) -> tuple[list, str]:
     """The verification rows and the sentence that reads them (computed, so it cannot go stale)."""
     rows, recs = [], [child(args, cache, {"part": "verify", "jobs": jobs}) for jobs in (1, 2)]
-    base = recs[0]["seconds"]
-    for jobs, rec in zip((1, 2), recs):
+    speedups = [recs[0]["seconds"] / rec["seconds"] for rec in recs]
+    for jobs, rec, speedup in zip((1, 2), recs, speedups):
         rows.append([jobs, rec["threads_per_training"], len(VERIFY_ORDERS), f"{rec['seconds']:.0f}",
-                     f"{rec['seconds'] / len(VERIFY_ORDERS):.0f}", f"{base / rec['seconds']:.2f}x",
+                     f"{rec['seconds'] / len(VERIFY_ORDERS):.0f}", f"{speedup:.2f}x",
                      " / ".join(f"{v:.3f}" for v in rec["success"])])
     same = "the same successes" if recs[0]["success"] == recs[1]["success"] else "different successes"
     note = (f"Verification: one training per core (orderopt.training_pool, the default) gives {same} as one after "
             "another on 2 threads (LayerNorm gradients made thread-invariant) at "
-            f"{base / recs[1]['seconds']:.2f}x its speed on this 2-vCPU machine: one training runs faster on 2 threads "
+            f"{speedups[1]:.2f}x its speed on this 2-vCPU machine: one training runs faster on 2 threads "
             "than on 1 (hardware table), and two trainings side by side slow each other down (shared L3 and memory "
             "bandwidth of the VM). The 1.3x asked for verification is therefore not reachable here by threads, "
             "processes, compile or bf16 autocast (hardware table).")
